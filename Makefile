@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# make            builds build/timbre
+# make run        installs missing Debian packages, builds, serves on loopback
+# make test       builds and runs every test (unit, then end-to-end)
+# make unit       cmocka unit tests only
+# make api-test   end-to-end tests against the real binary only
+# make model      refreshes model/ from ../shared/spec when that exists
+
+CC      ?= cc
+PYTHON  ?= python3
+PKGS    := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8
+LISTEN  ?= 127.0.0.1:8000
+DATA    ?= ./data
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter
+CFLAGS  += -Isrc $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+MODEL_JSON := model/voiceid-2021-09-27.json
+MODEL_GEN  := src/api/model_gen.c
+
+SRCS     := $(sort $(shell find src -name '*.c') $(MODEL_GEN))
+OBJS     := $(SRCS:%.c=build/obj/%.o)
+MAIN_OBJ := build/obj/src/main.o
+LIB_OBJS := $(filter-out $(MAIN_OBJ),$(OBJS))
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
+
+.PHONY: all run test unit api-test model clean
+
+all: build/timbre
+
+build/timbre: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/libtimbre.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The C tables of every shape come from the reduced service model.
+$(MODEL_GEN): $(MODEL_JSON) tools/gen_model.py
+	$(PYTHON) tools/gen_model.py $(MODEL_JSON) $@
+
+build/tests/%: tests/unit/%.c build/libtimbre.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libtimbre.a \
+	    $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@tools/run-unit.sh $(UNIT_BINS)
+
+api-test: build/timbre
+	@tests/api/run.sh
+
+test:
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory unit api-test
+
+# The build runs in a second make so that pkg-config sees packages that
+# deps.sh has just installed.
+run:
+	@tools/deps.sh run
+	@$(MAKE) --no-print-directory build/timbre
+	build/timbre serve --listen $(LISTEN) --data-dir $(DATA)
+
+model:
+	$(PYTHON) tools/gen_model.py --reduce ../shared/spec/voiceid-service-2.json \
+	    $(MODEL_JSON)
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The storage interface: everything Timbre keeps between requests.
+ *
+ * Callers see records and keyset cursors, never SQL. A backend (SQLite in
+ * store_sqlite.c; PostgreSQL later) implements the functions below through
+ * struct store_ops, and translates its own error codes into ERR_* values at
+ * this boundary. Every change that touches more than one row runs in one
+ * transaction, so a crash or a refused request leaves nothing half-done.
+ *
+ * Accounts are a 12-digit string on every call; a record of another account
+ * is reported as ERR_NOTFOUND, exactly like a missing one. Deleted domains
+ * keep their rows (with deleted_at set) until a retention sweep erases them,
+ * but every call treats them as missing.
+ *
+ * Lists use keyset pagination: each record has a 'seq' that only grows, a
+ * page starts strictly after the caller's cursor, and a page deep in the
+ * history costs what the first one costs.
+ *
+ * Memory: records returned through OUT parameters are owned by the caller
+ * and released with the matching *_clear() or *_free() function.
+ * A store handle is safe to use from several threads at once.
+ */
+#ifndef TIMBRE_STORE_STORE_H
+#define TIMBRE_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_LEN 22         /* resource ids: 22 alphanumerics */
+#define STORE_ACCOUNT_LEN 12    /* account ids: 12 digits */
+
+struct store;
+
+struct store_domain {
+    int64_t seq;                        /* creation order, for keysets */
+    char account[STORE_ACCOUNT_LEN + 1];
+    char id[STORE_ID_LEN + 1];
+    char *name;                         /* owned */
+    char *description;                  /* owned; NULL when absent */
+    char *status;                       /* owned; "ACTIVE" */
+    char *kms_key_id;                   /* owned */
+    /* Server-side encryption update details; all NULL until the domain's
+     * KMS key has been changed once. */
+    char *sse_old_kms_key_id;           /* owned */
+    char *sse_update_status;            /* owned: IN_PROGRESS|COMPLETED|FAILED */
+    char *sse_update_message;           /* owned */
+    char default_watchlist_id[STORE_ID_LEN + 1];
+    double created_at;                  /* epoch seconds */
+    double updated_at;
+};
+
+struct store_tag {
+    char *key;                          /* owned */
+    char *value;                        /* owned */
+};
+
+/* Releases the strings a record owns and zeroes it; NULL is fine. */
+void store_domain_clear(struct store_domain *d);
+/* Clears and frees an array of n domains; NULL is fine. */
+void store_domains_free(struct store_domain *d, size_t n);
+/* Frees an array of n tags and their strings; NULL is fine. */
+void store_tags_free(struct store_tag *tags, size_t n);
+
+/*
+ * Opens (creating if needed) the store named by 'url': "sqlite:PATH" or a
+ * plain path for SQLite. Runs pending schema migrations in order, each in
+ * its own transaction, and records the schema version. Returns 0 and a new
+ * handle in *out (free with store_close), ERR_IO if the database cannot be
+ * opened or migrated, ERR_INVAL for an unknown scheme.
+ */
+int store_open(const char *url, struct store **out);
+
+/* Closes the handle; NULL is fine. */
+void store_close(struct store *s);
+
+/* The schema version the open store is at (for logs and tests). */
+int store_schema_version(struct store *s);
+
+/*
+ * Creates a domain with its default watchlist and tags, idempotently.
+ *
+ * 'd' carries account, id, name, description, kms_key_id, status,
+ * default_watchlist_id, created_at and updated_at, all filled by the
+ * caller. When 'client_token' is not NULL and the account already used it
+ * for CreateDomain: if 'request_hash' equals the stored one, nothing is
+ * created and *out receives the domain made the first time (even if it was
+ * deleted since: then ERR_NOTFOUND); otherwise ERR_MISMATCH.
+ * Otherwise, ERR_QUOTA when the account already has 'max_domains' live
+ * domains. On success *out receives the stored domain (caller clears it).
+ */
+int store_domain_create(struct store *s, const struct store_domain *d,
+                        const struct store_tag *tags, size_t n_tags,
+                        const char *client_token, const char *request_hash,
+                        int max_domains, struct store_domain *out);
+
+/* Fetches a live domain. ERR_NOTFOUND if missing, deleted or foreign. */
+int store_domain_get(struct store *s, const char *account, const char *id,
+                     struct store_domain *out);
+
+/*
+ * Replaces name, description (NULL removes it), kms_key_id, the three
+ * sse_* fields and updated_at of the live domain named by d->account and
+ * d->id. ERR_NOTFOUND if it is missing or deleted.
+ */
+int store_domain_update(struct store *s, const struct store_domain *d);
+
+/* Marks a live domain deleted at 'now'. ERR_NOTFOUND if missing. */
+int store_domain_delete(struct store *s, const char *account, const char *id,
+                        double now);
+
+/*
+ * Lists live domains of the account in creation order, starting strictly
+ * after seq 'after_seq' (0 for the first page), at most 'limit' of them.
+ * *out is a new array of *n_out domains (store_domains_free); *more says
+ * whether further domains follow the last one returned.
+ */
+int store_domain_list(struct store *s, const char *account,
+                      int64_t after_seq, int limit,
+                      struct store_domain **out, size_t *n_out, bool *more);
+
+/*
+ * Adds or replaces tags on a live domain in one transaction. ERR_QUOTA if
+ * the domain would end with more than 'max_tags' tags (nothing changes);
+ * ERR_NOTFOUND if the domain is missing.
+ */
+int store_domain_tags_put(struct store *s, const char *account,
+                          const char *domain_id,
+                          const struct store_tag *tags, size_t n_tags,
+                          size_t max_tags);
+
+/* Removes the named keys (absent keys are ignored). ERR_NOTFOUND if the
+ * domain is missing. */
+int store_domain_tags_remove(struct store *s, const char *account,
+                             const char *domain_id,
+                             const char *const *keys, size_t n_keys);
+
+/* Returns the domain's tags sorted by key in a new array *out of *n_out
+ * (store_tags_free). ERR_NOTFOUND if the domain is missing. */
+int store_domain_tags_list(struct store *s, const char *account,
+                           const char *domain_id,
+                           struct store_tag **out, size_t *n_out);
+
+/* Reads the named key from the small key-value settings table; ERR_NOTFOUND
+ * when absent. *value is a new string (free()). Used for server-wide
+ * values that must survive restarts. */
+int store_setting_get(struct store *s, const char *key, char **value);
+
+/* Writes (inserts or replaces) a setting. */
+int store_setting_put(struct store *s, const char *key, const char *value);
+
+#endif

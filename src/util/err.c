@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Human-readable names for the shared error codes. */
+#include "util/err.h"
+
+
+const char *
+err_str(int rc)
+{
+    switch (rc) {
+    case ERR_OK:        return "ok";
+    case ERR_NOMEM:     return "out of memory";
+    case ERR_INVAL:     return "invalid input";
+    case ERR_NOTFOUND:  return "not found";
+    case ERR_EXISTS:    return "already exists or conflicts";
+    case ERR_QUOTA:     return "quota exceeded";
+    case ERR_IO:        return "i/o error";
+    case ERR_CRYPTO:    return "cryptographic failure";
+    case ERR_BUSY:      return "busy";
+    case ERR_INTERNAL:  return "internal error";
+    case ERR_DENIED:    return "access denied";
+    case ERR_EXPIRED:   return "expired";
+    case ERR_MISMATCH:  return "bound to other arguments";
+    case ERR_TOOBIG:    return "too big";
+    default:            return "unknown error";
+    }
+}
