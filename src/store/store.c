@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The front of the storage interface: picks a backend by URL scheme, checks
+ * the arguments every backend would check alike, and calls through the
+ * backend's struct store_ops (see store_backend.h).
+ *
+ * Checks done here, so that backends can rely on them: the handle and every
+ * OUT pointer are not NULL, accounts are 12 digits, the strings a record
+ * must carry are present, a client token comes with a request hash, and a
+ * list asks for at least one record. Anything else (existence, quotas,
+ * idempotency) is the backend's business because it needs the data.
+ *
+ * The record free helpers and the test hooks (store__fail_next,
+ * store__fail_alloc_next) live here too, since they belong to no backend.
+ */
+#include "store/store.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store/store_backend.h"
+#include "util/err.h"
+
+static atomic_int fail_step_countdown;
+static atomic_int fail_step_rc;
+static atomic_int fail_alloc_countdown;
+
+
+void
+store_domain_clear(struct store_domain *d)
+{
+    if (d == NULL)
+        return;
+    free(d->name);
+    free(d->description);
+    free(d->status);
+    free(d->kms_key_id);
+    free(d->sse_old_kms_key_id);
+    free(d->sse_update_status);
+    free(d->sse_update_message);
+    memset(d, 0, sizeof(*d));
+}
+
+
+void
+store_domains_free(struct store_domain *d, size_t n)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_domain_clear(&d[i]);
+    free(d);
+}
+
+
+void
+store_tags_free(struct store_tag *tags, size_t n)
+{
+    if (tags == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(tags[i].key);
+        free(tags[i].value);
+    }
+    free(tags);
+}
+
+
+/* Length of a URL scheme ("sqlite" in "sqlite:/x.db"), or 0 when 'url'
+ * does not start with one and is therefore a plain path. */
+static size_t
+scheme_len(const char *url)
+{
+    size_t n;
+
+    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' &&
+                                                url[0] <= 'Z')))
+        return 0;
+    n = strspn(url, "abcdefghijklmnopqrstuvwxyz"
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    return url[n] == ':' ? n : 0;
+}
+
+
+/*
+ * A relative path that contains a colon before its first slash would read
+ * as a scheme; such paths must be written "./name:x.db" or "sqlite:name:x".
+ */
+int
+store_open(const char *url, struct store **out)
+{
+    size_t n;
+
+    if (url == NULL || out == NULL)
+        return ERR_INVAL;
+
+    n = scheme_len(url);
+    if (n == 0)
+        return url[0] == '\0' ? ERR_INVAL : store__sqlite_open(url, out);
+
+    if (n == 6 && strncasecmp(url, "sqlite", n) == 0) {
+        if (url[n + 1] == '\0')
+            return ERR_INVAL;
+        return store__sqlite_open(url + n + 1, out);
+    }
+
+    /* TODO: the PostgreSQL backend is not written yet, so "postgres://" and
+     * "postgresql://" URLs are refused like any unknown scheme. It plugs in
+     * here as store__pg_open(url, out) with its own struct store_ops. */
+    return ERR_INVAL;
+}
+
+
+void
+store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    s->ops->close(s);
+}
+
+
+int
+store_schema_version(struct store *s)
+{
+    if (s == NULL)
+        return 0;
+    return s->ops->schema_version(s);
+}
+
+
+static bool
+account_ok(const char *account)
+{
+    if (account == NULL)
+        return false;
+    for (int i = 0; i < STORE_ACCOUNT_LEN; i++) {
+        if (account[i] < '0' || account[i] > '9')
+            return false;
+    }
+    return account[STORE_ACCOUNT_LEN] == '\0';
+}
+
+
+/* True if the fixed-size id field holds a non-empty, terminated string. */
+static bool
+id_field_ok(const char *field)
+{
+    return field[0] != '\0' && memchr(field, '\0', STORE_ID_LEN + 1) != NULL;
+}
+
+
+static bool
+tags_ok(const struct store_tag *tags, size_t n_tags)
+{
+    if (n_tags > 0 && tags == NULL)
+        return false;
+    for (size_t i = 0; i < n_tags; i++) {
+        if (tags[i].key == NULL || tags[i].value == NULL)
+            return false;
+    }
+    return true;
+}
+
+
+int
+store_domain_create(struct store *s, const struct store_domain *d,
+                    const struct store_tag *tags, size_t n_tags,
+                    const char *client_token, const char *request_hash,
+                    int max_domains, struct store_domain *out)
+{
+    if (s == NULL || d == NULL || out == NULL || !account_ok(d->account))
+        return ERR_INVAL;
+    if (!id_field_ok(d->id) || !id_field_ok(d->default_watchlist_id))
+        return ERR_INVAL;
+    if (d->name == NULL || d->status == NULL || d->kms_key_id == NULL)
+        return ERR_INVAL;
+    if (!tags_ok(tags, n_tags))
+        return ERR_INVAL;
+    if (client_token != NULL && request_hash == NULL)
+        return ERR_INVAL;
+
+    return s->ops->domain_create(s, d, tags, n_tags, client_token,
+                                 request_hash, max_domains, out);
+}
+
+
+int
+store_domain_get(struct store *s, const char *account, const char *id,
+                 struct store_domain *out)
+{
+    if (s == NULL || !account_ok(account) || id == NULL || out == NULL)
+        return ERR_INVAL;
+    return s->ops->domain_get(s, account, id, out);
+}
+
+
+int
+store_domain_update(struct store *s, const struct store_domain *d)
+{
+    if (s == NULL || d == NULL || !account_ok(d->account))
+        return ERR_INVAL;
+    if (!id_field_ok(d->id) || d->name == NULL || d->kms_key_id == NULL)
+        return ERR_INVAL;
+    return s->ops->domain_update(s, d);
+}
+
+
+int
+store_domain_delete(struct store *s, const char *account, const char *id,
+                    double now)
+{
+    if (s == NULL || !account_ok(account) || id == NULL)
+        return ERR_INVAL;
+    return s->ops->domain_delete(s, account, id, now);
+}
+
+
+int
+store_domain_list(struct store *s, const char *account,
+                  int64_t after_seq, int limit,
+                  struct store_domain **out, size_t *n_out, bool *more)
+{
+    if (s == NULL || !account_ok(account) || limit < 1)
+        return ERR_INVAL;
+    if (out == NULL || n_out == NULL || more == NULL)
+        return ERR_INVAL;
+    return s->ops->domain_list(s, account, after_seq, limit, out, n_out,
+                               more);
+}
+
+
+int
+store_domain_tags_put(struct store *s, const char *account,
+                      const char *domain_id,
+                      const struct store_tag *tags, size_t n_tags,
+                      size_t max_tags)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (!tags_ok(tags, n_tags))
+        return ERR_INVAL;
+    return s->ops->domain_tags_put(s, account, domain_id, tags, n_tags,
+                                   max_tags);
+}
+
+
+int
+store_domain_tags_remove(struct store *s, const char *account,
+                         const char *domain_id,
+                         const char *const *keys, size_t n_keys)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (n_keys > 0 && keys == NULL)
+        return ERR_INVAL;
+    for (size_t i = 0; i < n_keys; i++) {
+        if (keys[i] == NULL)
+            return ERR_INVAL;
+    }
+    return s->ops->domain_tags_remove(s, account, domain_id, keys, n_keys);
+}
+
+
+int
+store_domain_tags_list(struct store *s, const char *account,
+                       const char *domain_id,
+                       struct store_tag **out, size_t *n_out)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (out == NULL || n_out == NULL)
+        return ERR_INVAL;
+    return s->ops->domain_tags_list(s, account, domain_id, out, n_out);
+}
+
+
+int
+store_setting_get(struct store *s, const char *key, char **value)
+{
+    if (s == NULL || key == NULL || value == NULL)
+        return ERR_INVAL;
+    return s->ops->setting_get(s, key, value);
+}
+
+
+int
+store_setting_put(struct store *s, const char *key, const char *value)
+{
+    if (s == NULL || key == NULL || value == NULL)
+        return ERR_INVAL;
+    return s->ops->setting_put(s, key, value);
+}
+
+
+/* Counts one event down; true exactly when this event is the armed one. */
+static bool
+countdown_take(atomic_int *countdown)
+{
+    int left = atomic_load(countdown);
+
+    while (left > 0) {
+        if (atomic_compare_exchange_weak(countdown, &left, left - 1))
+            return left == 1;
+    }
+    return false;
+}
+
+
+void
+store__fail_next(int n, int rc)
+{
+    atomic_store(&fail_step_rc, rc);
+    atomic_store(&fail_step_countdown, n > 0 ? n : 0);
+}
+
+
+void
+store__fail_alloc_next(int n)
+{
+    atomic_store(&fail_alloc_countdown, n > 0 ? n : 0);
+}
+
+
+int
+store__fault_take(void)
+{
+    if (!countdown_take(&fail_step_countdown))
+        return 0;
+    return atomic_load(&fail_step_rc);
+}
+
+
+void *
+store__malloc(size_t size)
+{
+    if (countdown_take(&fail_alloc_countdown))
+        return NULL;
+    return malloc(size);
+}
+
+
+void *
+store__realloc(void *p, size_t size)
+{
+    if (countdown_take(&fail_alloc_countdown))
+        return NULL;
+    return realloc(p, size);
+}
+
+
+char *
+store__strdup(const char *str)
+{
+    if (countdown_take(&fail_alloc_countdown))
+        return NULL;
+    return strdup(str);
+}

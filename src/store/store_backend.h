@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a storage backend implements, and the helpers backends share.
+ *
+ * A backend allocates its own handle whose first member is a struct store,
+ * fills 'ops' with its table of functions and hands the handle back as a
+ * struct store pointer; store.c checks the arguments every backend would
+ * check the same way (account format, NULL pointers) and then calls through
+ * the table. Each function has the contract of the public function of the
+ * same name in store.h.
+ *
+ * The store__fail_* hooks exist for tests: they make a chosen later step or
+ * allocation fail so a test can show that a refused request leaves nothing
+ * behind. They are always compiled in, cost one atomic load per step when
+ * unused, and no production code calls them.
+ */
+#ifndef TIMBRE_STORE_STORE_BACKEND_H
+#define TIMBRE_STORE_STORE_BACKEND_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+struct store_ops {
+    void (*close)(struct store *s);
+    int (*schema_version)(struct store *s);
+    int (*domain_create)(struct store *s, const struct store_domain *d,
+                         const struct store_tag *tags, size_t n_tags,
+                         const char *client_token, const char *request_hash,
+                         int max_domains, struct store_domain *out);
+    int (*domain_get)(struct store *s, const char *account, const char *id,
+                      struct store_domain *out);
+    int (*domain_update)(struct store *s, const struct store_domain *d);
+    int (*domain_delete)(struct store *s, const char *account,
+                         const char *id, double now);
+    int (*domain_list)(struct store *s, const char *account,
+                       int64_t after_seq, int limit,
+                       struct store_domain **out, size_t *n_out, bool *more);
+    int (*domain_tags_put)(struct store *s, const char *account,
+                           const char *domain_id,
+                           const struct store_tag *tags, size_t n_tags,
+                           size_t max_tags);
+    int (*domain_tags_remove)(struct store *s, const char *account,
+                              const char *domain_id,
+                              const char *const *keys, size_t n_keys);
+    int (*domain_tags_list)(struct store *s, const char *account,
+                            const char *domain_id,
+                            struct store_tag **out, size_t *n_out);
+    int (*setting_get)(struct store *s, const char *key, char **value);
+    int (*setting_put)(struct store *s, const char *key, const char *value);
+};
+
+/* The common head of every backend's handle. */
+struct store {
+    const struct store_ops *ops;
+};
+
+/*
+ * Opens the SQLite database file at 'path' (not a URL), running pending
+ * migrations. Returns 0 and a handle in *out, ERR_IO if the file cannot be
+ * opened or migrated, ERR_NOMEM.
+ */
+int store__sqlite_open(const char *path, struct store **out);
+
+/* The schema version the SQLite migrations of this build end at. */
+int store__sqlite_schema_latest(void);
+
+/*
+ * Test hook: the n-th backend step from now (1 is the very next one) fails
+ * with 'rc', a negative ERR_* value, as if the database had reported it;
+ * n <= 0 disarms the hook. A step is one execution of a statement,
+ * including BEGIN and COMMIT but not the ROLLBACK of the cleanup path. The
+ * hook fires once and is shared by every handle and thread.
+ */
+void store__fail_next(int n, int rc);
+
+/* Test hook: the n-th allocation the store code makes for records from now
+ * returns NULL (1 is the very next one); n <= 0 disarms it. SQLite's own
+ * allocations are not affected. */
+void store__fail_alloc_next(int n);
+
+/* Backends call this before each step: 0 normally, the armed ERR_* value
+ * on the step chosen by store__fail_next. */
+int store__fault_take(void);
+
+/* malloc, realloc and strdup for record memory, honouring
+ * store__fail_alloc_next. Release with free(). */
+void *store__malloc(size_t size);
+void *store__realloc(void *p, size_t size);
+char *store__strdup(const char *str);
+
+#endif

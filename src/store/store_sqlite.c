@@ -1,0 +1,1613 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite backend of the storage interface.
+ *
+ * Connections. The database runs in WAL mode, where readers work on a
+ * snapshot and never wait for the writer, while writers exclude each
+ * other. The handle therefore keeps
+ *
+ *   - one writer connection, guarded by a mutex; every change runs on it
+ *     inside BEGIN IMMEDIATE ... COMMIT, so the write lock is taken before
+ *     the first read of the transaction and checks such as the domain quota
+ *     see the same data the insert lands on;
+ *   - a pool of up to READERS_MAX reader connections, opened on demand and
+ *     marked query_only; a thread borrows one for a call and returns it.
+ *     A thread that finds all of them busy waits for one.
+ *
+ * Each connection is used by one thread at a time, so SQLite's own mutexes
+ * are switched off (SQLITE_OPEN_NOMUTEX). Prepared statements are cached
+ * per connection in an array indexed by enum stmt_id; every statement is
+ * reset before its connection goes back to the pool, so no reader keeps an
+ * old snapshot (which would hide new rows and stall WAL checkpoints).
+ *
+ * Busy handling. Every connection has a busy timeout of BUSY_TIMEOUT_MS,
+ * which covers other processes holding the write lock. If SQLite still
+ * reports SQLITE_BUSY or SQLITE_LOCKED, the whole transaction is rolled
+ * back and run again, up to BUSY_ATTEMPTS times, before ERR_BUSY is
+ * returned. Transaction bodies are written so that running them again is
+ * safe: they release what an earlier attempt left in their result first.
+ *
+ * Schema. 'migrations' is the ordered list of schema steps; PRAGMA
+ * user_version holds how many have run. Each step runs in its own
+ * BEGIN IMMEDIATE transaction that first rereads the version, so two
+ * processes opening a new file at once apply each step once. Steps are
+ * only ever appended: an applied step is never edited.
+ *
+ * Errors are translated to ERR_* where SQLite returns them (sqlite_error):
+ * busy and locked become ERR_BUSY, constraint violations ERR_EXISTS, out of
+ * memory ERR_NOMEM, anything else ERR_IO, which is also logged with
+ * SQLite's message since the code alone would lose it.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "store/store_backend.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define READERS_MAX 8
+#define BUSY_TIMEOUT_MS 5000
+#define BUSY_ATTEMPTS 4
+#define BUSY_BACKOFF_MS 50
+
+#define OP_CREATE_DOMAIN "CreateDomain"
+
+struct migration {
+    const char *name;
+    const char *sql;
+};
+
+/* Append only. Version N is reached by applying migrations[N - 1]. */
+static const struct migration migrations[] = {
+    {
+        "domains, watchlists and tags",
+        /* seq is AUTOINCREMENT so that it never reuses the value of a row
+         * the retention sweep erased: keyset cursors rely on it. */
+        "CREATE TABLE domains ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " id TEXT NOT NULL UNIQUE,"
+        " account TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " description TEXT,"
+        " status TEXT NOT NULL,"
+        " kms_key_id TEXT NOT NULL,"
+        " sse_old_kms_key_id TEXT,"
+        " sse_update_status TEXT,"
+        " sse_update_message TEXT,"
+        " default_watchlist_id TEXT NOT NULL,"
+        " created_at REAL NOT NULL,"
+        " updated_at REAL NOT NULL,"
+        " deleted_at REAL);"
+        /* Listing and counting an account's live domains. */
+        "CREATE INDEX domains_live_by_account ON domains (account, seq)"
+        " WHERE deleted_at IS NULL;"
+        /* The retention sweep looks for domains deleted long enough ago. */
+        "CREATE INDEX domains_deleted ON domains (deleted_at)"
+        " WHERE deleted_at IS NOT NULL;"
+        "CREATE TABLE watchlists ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " id TEXT NOT NULL UNIQUE,"
+        " domain_id TEXT NOT NULL"
+        "  REFERENCES domains (id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL,"
+        " description TEXT,"
+        " is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),"
+        " created_at REAL NOT NULL,"
+        " updated_at REAL NOT NULL);"
+        "CREATE INDEX watchlists_by_domain ON watchlists (domain_id, seq);"
+        "CREATE UNIQUE INDEX watchlists_one_default ON watchlists (domain_id)"
+        " WHERE is_default = 1;"
+        "CREATE TABLE domain_tags ("
+        " domain_id TEXT NOT NULL"
+        "  REFERENCES domains (id) ON DELETE CASCADE,"
+        " key TEXT NOT NULL,"
+        " value TEXT NOT NULL,"
+        " PRIMARY KEY (domain_id, key)) WITHOUT ROWID;"
+    },
+    {
+        "idempotency tokens",
+        /* resource_id names what the first request made; created_at lets
+         * a sweep forget tokens after their retention period. */
+        "CREATE TABLE idempotency ("
+        " account TEXT NOT NULL,"
+        " operation TEXT NOT NULL,"
+        " client_token TEXT NOT NULL,"
+        " request_hash TEXT NOT NULL,"
+        " resource_id TEXT NOT NULL,"
+        " created_at REAL NOT NULL,"
+        " PRIMARY KEY (account, operation, client_token)) WITHOUT ROWID;"
+        "CREATE INDEX idempotency_by_age ON idempotency (created_at);"
+    },
+    {
+        "settings",
+        "CREATE TABLE settings ("
+        " key TEXT PRIMARY KEY,"
+        " value TEXT NOT NULL) WITHOUT ROWID;"
+    },
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_BEGIN_IMMEDIATE,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_DOMAIN_GET,
+    ST_DOMAIN_LIVE,
+    ST_DOMAIN_LIST,
+    ST_DOMAIN_COUNT_LIVE,
+    ST_DOMAIN_INSERT,
+    ST_DOMAIN_UPDATE,
+    ST_DOMAIN_DELETE,
+    ST_WATCHLIST_INSERT,
+    ST_TAG_PUT,
+    ST_TAG_DELETE,
+    ST_TAG_COUNT,
+    ST_TAG_LIST,
+    ST_IDEM_GET,
+    ST_IDEM_PUT,
+    ST_SETTING_GET,
+    ST_SETTING_PUT,
+    N_STMT
+};
+
+struct stmt_def {
+    const char *name;                   /* for log lines */
+    const char *sql;
+};
+
+/* The columns domain_from_row reads, in its order. */
+#define DOMAIN_COLS                                                         \
+    "seq, account, id, name, description, status, kms_key_id,"              \
+    " sse_old_kms_key_id, sse_update_status, sse_update_message,"           \
+    " default_watchlist_id, created_at, updated_at"
+
+static const struct stmt_def stmt_defs[N_STMT] = {
+    [ST_BEGIN] = { "begin", "BEGIN" },
+    [ST_BEGIN_IMMEDIATE] = { "begin_immediate", "BEGIN IMMEDIATE" },
+    [ST_COMMIT] = { "commit", "COMMIT" },
+    [ST_ROLLBACK] = { "rollback", "ROLLBACK" },
+    [ST_DOMAIN_GET] = {
+        "domain_get",
+        "SELECT " DOMAIN_COLS " FROM domains"
+        " WHERE id = ?1 AND account = ?2 AND deleted_at IS NULL"
+    },
+    [ST_DOMAIN_LIVE] = {
+        "domain_live",
+        "SELECT 1 FROM domains"
+        " WHERE id = ?1 AND account = ?2 AND deleted_at IS NULL"
+    },
+    [ST_DOMAIN_LIST] = {
+        "domain_list",
+        "SELECT " DOMAIN_COLS " FROM domains"
+        " WHERE account = ?1 AND deleted_at IS NULL AND seq > ?2"
+        " ORDER BY seq LIMIT ?3"
+    },
+    [ST_DOMAIN_COUNT_LIVE] = {
+        "domain_count_live",
+        "SELECT count(*) FROM domains"
+        " WHERE account = ?1 AND deleted_at IS NULL"
+    },
+    [ST_DOMAIN_INSERT] = {
+        "domain_insert",
+        "INSERT INTO domains (account, id, name, description, status,"
+        " kms_key_id, sse_old_kms_key_id, sse_update_status,"
+        " sse_update_message, default_watchlist_id, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    },
+    [ST_DOMAIN_UPDATE] = {
+        "domain_update",
+        "UPDATE domains SET name = ?3, description = ?4, kms_key_id = ?5,"
+        " sse_old_kms_key_id = ?6, sse_update_status = ?7,"
+        " sse_update_message = ?8, updated_at = ?9"
+        " WHERE account = ?1 AND id = ?2 AND deleted_at IS NULL"
+    },
+    [ST_DOMAIN_DELETE] = {
+        "domain_delete",
+        "UPDATE domains SET deleted_at = ?3"
+        " WHERE account = ?1 AND id = ?2 AND deleted_at IS NULL"
+    },
+    [ST_WATCHLIST_INSERT] = {
+        "watchlist_insert",
+        "INSERT INTO watchlists (id, domain_id, name, description,"
+        " is_default, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)"
+    },
+    [ST_TAG_PUT] = {
+        "tag_put",
+        "INSERT INTO domain_tags (domain_id, key, value) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (domain_id, key) DO UPDATE SET value = excluded.value"
+    },
+    [ST_TAG_DELETE] = {
+        "tag_delete",
+        "DELETE FROM domain_tags WHERE domain_id = ?1 AND key = ?2"
+    },
+    [ST_TAG_COUNT] = {
+        "tag_count",
+        "SELECT count(*) FROM domain_tags WHERE domain_id = ?1"
+    },
+    [ST_TAG_LIST] = {
+        "tag_list",
+        "SELECT key, value FROM domain_tags WHERE domain_id = ?1"
+        " ORDER BY key"
+    },
+    [ST_IDEM_GET] = {
+        "idempotency_get",
+        "SELECT request_hash, resource_id FROM idempotency"
+        " WHERE account = ?1 AND operation = ?2 AND client_token = ?3"
+    },
+    [ST_IDEM_PUT] = {
+        "idempotency_put",
+        "INSERT INTO idempotency (account, operation, client_token,"
+        " request_hash, resource_id, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    },
+    [ST_SETTING_GET] = {
+        "setting_get",
+        "SELECT value FROM settings WHERE key = ?1"
+    },
+    [ST_SETTING_PUT] = {
+        "setting_put",
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    },
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[N_STMT];        /* prepared on first use */
+    struct conn *next;                  /* in the idle list */
+};
+
+struct sqlite_store {
+    struct store base;                  /* first: the public handle */
+    char *path;
+    int schema_version;
+
+    pthread_mutex_t write_mu;           /* owns 'writer' */
+    struct conn *writer;
+
+    pthread_mutex_t pool_mu;            /* guards the three below */
+    pthread_cond_t pool_cv;             /* a reader was returned */
+    struct conn *idle;
+    int n_readers;                      /* open, idle or borrowed */
+};
+
+enum txn_kind {
+    TXN_NONE,                           /* one statement: autocommit */
+    TXN_READ,                           /* BEGIN: one snapshot */
+    TXN_WRITE,                          /* BEGIN IMMEDIATE */
+};
+
+static const struct store_ops sqlite_ops;
+
+
+static struct sqlite_store *
+store_of(struct store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+
+static int
+err_of_sqlite(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return ERR_BUSY;
+    case SQLITE_CONSTRAINT:
+        return ERR_EXISTS;
+    case SQLITE_NOMEM:
+        return ERR_NOMEM;
+    default:
+        return ERR_IO;
+    }
+}
+
+
+/* Translates a failed 'call' on statement 'id'; logs the unexpected. */
+static int
+sqlite_error(struct conn *c, const char *call, enum stmt_id id, int rc)
+{
+    int err = err_of_sqlite(rc);
+
+    if (err == ERR_IO) {
+        log_msg(LOG_ERROR, "store", NULL, "%s(%s) failed: %s", call,
+                stmt_defs[id].name, sqlite3_errmsg(c->db));
+    }
+    return err;
+}
+
+
+/* Resets every statement of the connection, ending any implicit read
+ * transaction a half-read statement would otherwise keep open. */
+static void
+conn_reset_all(struct conn *c)
+{
+    for (int i = 0; i < N_STMT; i++) {
+        if (c->stmts[i] != NULL && sqlite3_stmt_busy(c->stmts[i]))
+            sqlite3_reset(c->stmts[i]);
+    }
+}
+
+
+static void
+stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+
+/*
+ * Binds parameters 1, 2, ... from the arguments, one letter of 'types'
+ * each: 's' const char * (NULL binds NULL), 'i' int64_t, 'd' double.
+ * Strings are bound without copying: they must live until stmt_done.
+ */
+static int
+bind_all(sqlite3_stmt *st, const char *types, va_list ap)
+{
+    const char *text;
+    int rc = SQLITE_OK;
+
+    for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+        switch (types[i]) {
+        case 's':
+            text = va_arg(ap, const char *);
+            if (text == NULL)
+                rc = sqlite3_bind_null(st, i + 1);
+            else
+                rc = sqlite3_bind_text(st, i + 1, text, -1, SQLITE_STATIC);
+            break;
+        case 'i':
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+            break;
+        case 'd':
+            rc = sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+            break;
+        default:
+            assert(!"unknown bind type");
+            rc = SQLITE_MISUSE;
+        }
+    }
+    return rc;
+}
+
+
+/* Prepares statement 'id' once per connection and binds its parameters.
+ * On success *out is ready to step; finish it with stmt_done. */
+static int
+stmt_vopen(struct conn *c, enum stmt_id id, sqlite3_stmt **out,
+           const char *types, va_list ap)
+{
+    sqlite3_stmt *st = c->stmts[id];
+    int rc;
+
+    if (st == NULL) {
+        rc = sqlite3_prepare_v3(c->db, stmt_defs[id].sql, -1,
+                                SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK)
+            return sqlite_error(c, "sqlite3_prepare", id, rc);
+        c->stmts[id] = st;
+    }
+
+    /* The variadic binder cannot count for the compiler; check here. */
+    if ((int)strlen(types) != sqlite3_bind_parameter_count(st)) {
+        assert(!"bind types do not match the statement");
+        log_msg(LOG_ERROR, "store", NULL, "sqlite3_bind(%s) failed: %zu "
+                "values for %d parameters", stmt_defs[id].name,
+                strlen(types), sqlite3_bind_parameter_count(st));
+        return ERR_INTERNAL;
+    }
+    rc = bind_all(st, types, ap);
+    if (rc != SQLITE_OK) {
+        stmt_done(st);
+        return sqlite_error(c, "sqlite3_bind", id, rc);
+    }
+    *out = st;
+    return 0;
+}
+
+
+static int
+stmt_open(struct conn *c, enum stmt_id id, sqlite3_stmt **out,
+          const char *types, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = stmt_vopen(c, id, out, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+
+/* Steps statement 'id' once: 1 for a row, 0 when done, or an ERR_*. */
+static int
+stmt_step(struct conn *c, enum stmt_id id)
+{
+    int rc = store__fault_take();
+
+    if (rc != 0)
+        return rc;
+
+    rc = sqlite3_step(c->stmts[id]);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return sqlite_error(c, "sqlite3_step", id, rc);
+}
+
+
+/* Runs a statement that returns no rows. */
+static int
+stmt_exec(struct conn *c, enum stmt_id id, const char *types, ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = stmt_vopen(c, id, &st, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+
+    rc = stmt_step(c, id);
+    stmt_done(st);
+    return rc < 0 ? rc : 0;
+}
+
+
+/* Runs a statement whose one row holds one integer, such as count(*). */
+static int
+stmt_int64(struct conn *c, enum stmt_id id, int64_t *value,
+           const char *types, ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = stmt_vopen(c, id, &st, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+
+    rc = stmt_step(c, id);
+    if (rc == 1) {
+        *value = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = ERR_INTERNAL;
+    }
+    stmt_done(st);
+    return rc;
+}
+
+
+/* Copies a text column into a new string; SQL NULL gives NULL. */
+static int
+col_text(sqlite3_stmt *st, int i, char **out)
+{
+    const unsigned char *text;
+
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        *out = NULL;
+        return 0;
+    }
+    text = sqlite3_column_text(st, i);
+    if (text == NULL)
+        return ERR_NOMEM;
+    *out = store__strdup((const char *)text);
+    return *out == NULL ? ERR_NOMEM : 0;
+}
+
+
+/* Copies a text column into a fixed field of 'size' bytes. A value that
+ * does not fit means the file holds something this code never wrote. */
+static int
+col_fixed(sqlite3_stmt *st, int i, char *field, size_t size)
+{
+    const unsigned char *text = sqlite3_column_text(st, i);
+    int n = sqlite3_column_bytes(st, i);
+
+    if (text == NULL)
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? ERR_INTERNAL
+                                                         : ERR_NOMEM;
+    if ((size_t)n >= size)
+        return ERR_INTERNAL;
+    memcpy(field, text, (size_t)n);
+    field[n] = '\0';
+    return 0;
+}
+
+
+/* Reads a row of DOMAIN_COLS into *out (untouched on failure). */
+static int
+domain_from_row(sqlite3_stmt *st, struct store_domain *out)
+{
+    struct store_domain d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.seq = sqlite3_column_int64(st, 0);
+    rc = col_fixed(st, 1, d.account, sizeof(d.account));
+    if (rc == 0)
+        rc = col_fixed(st, 2, d.id, sizeof(d.id));
+    if (rc == 0)
+        rc = col_text(st, 3, &d.name);
+    if (rc == 0)
+        rc = col_text(st, 4, &d.description);
+    if (rc == 0)
+        rc = col_text(st, 5, &d.status);
+    if (rc == 0)
+        rc = col_text(st, 6, &d.kms_key_id);
+    if (rc == 0)
+        rc = col_text(st, 7, &d.sse_old_kms_key_id);
+    if (rc == 0)
+        rc = col_text(st, 8, &d.sse_update_status);
+    if (rc == 0)
+        rc = col_text(st, 9, &d.sse_update_message);
+    if (rc == 0)
+        rc = col_fixed(st, 10, d.default_watchlist_id,
+                       sizeof(d.default_watchlist_id));
+    d.created_at = sqlite3_column_double(st, 11);
+    d.updated_at = sqlite3_column_double(st, 12);
+
+    if (rc != 0) {
+        store_domain_clear(&d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+
+/* Grows *array (of 'size'-byte elements) so that it holds n + 1. */
+static int
+array_reserve(void **array, size_t *cap, size_t n, size_t size)
+{
+    size_t new_cap;
+    void *p;
+
+    if (n < *cap)
+        return 0;
+    new_cap = *cap == 0 ? 16 : *cap * 2;
+    if (new_cap > SIZE_MAX / size)
+        return ERR_NOMEM;
+    p = store__realloc(*array, new_cap * size);
+    if (p == NULL)
+        return ERR_NOMEM;
+    *array = p;
+    *cap = new_cap;
+    return 0;
+}
+
+
+/* Fetches the live domain; ERR_NOTFOUND if missing, deleted or foreign. */
+static int
+domain_fetch(struct conn *c, const char *account, const char *id,
+             struct store_domain *out)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_open(c, ST_DOMAIN_GET, &st, "ss", id, account);
+    if (rc != 0)
+        return rc;
+
+    rc = stmt_step(c, ST_DOMAIN_GET);
+    if (rc == 1)
+        rc = domain_from_row(st, out);
+    else if (rc == 0)
+        rc = ERR_NOTFOUND;
+    stmt_done(st);
+    return rc;
+}
+
+
+static int
+domain_check_live(struct conn *c, const char *account, const char *id)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_open(c, ST_DOMAIN_LIVE, &st, "ss", id, account);
+    if (rc != 0)
+        return rc;
+
+    rc = stmt_step(c, ST_DOMAIN_LIVE);
+    stmt_done(st);
+    if (rc == 1)
+        return 0;
+    return rc == 0 ? ERR_NOTFOUND : rc;
+}
+
+
+static void
+conn_close(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < N_STMT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+
+/* Runs one or more PRAGMA or DDL statements outside the statement cache. */
+static int
+conn_exec_sql(struct conn *c, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    int rc;
+
+    rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        return 0;
+    log_msg(LOG_ERROR, "store", NULL, "sqlite3_exec(%s) failed: %s", what,
+            msg != NULL ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return err_of_sqlite(rc);
+}
+
+
+/* Switches the file to WAL; journal_mode answers with the mode in force,
+ * which stays "delete" on file systems that cannot share memory maps. */
+static int
+conn_set_wal(struct conn *c)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *mode;
+    int rc;
+
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st,
+                            NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        log_msg(LOG_ERROR, "store", NULL, "sqlite3_step(journal_mode) "
+                "failed: %s", sqlite3_errmsg(c->db));
+        rc = err_of_sqlite(rc);
+        goto out;
+    }
+
+    mode = sqlite3_column_text(st, 0);
+    if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+        log_msg(LOG_ERROR, "store", NULL, "journal_mode = WAL refused, the "
+                "database stays in mode %s",
+                mode != NULL ? (const char *)mode : "unknown");
+        rc = ERR_IO;
+        goto out;
+    }
+    rc = 0;
+
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+
+/* Opens a connection to 'path': the writer creates the file and sets WAL
+ * mode (a property of the file); readers refuse to write. */
+static int
+conn_open(const char *path, bool reader, struct conn **out)
+{
+    struct conn *c;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int rc;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return ERR_NOMEM;
+
+    if (!reader)
+        flags |= SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        log_msg(LOG_ERROR, "store", NULL, "sqlite3_open_v2(%s) failed: %s",
+                path, c->db != NULL ? sqlite3_errmsg(c->db)
+                                    : sqlite3_errstr(rc));
+        rc = rc == SQLITE_NOMEM ? ERR_NOMEM : ERR_IO;
+        goto out;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+
+    if (!reader)
+        rc = conn_set_wal(c);
+    if (rc == 0) {
+        rc = conn_exec_sql(c, "PRAGMA synchronous = NORMAL;"
+                              "PRAGMA foreign_keys = ON;", "pragmas");
+    }
+    if (rc == 0 && reader)
+        rc = conn_exec_sql(c, "PRAGMA query_only = ON;", "query_only");
+
+out:
+    if (rc != 0) {
+        conn_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+
+/* Ends the open transaction, if any, keeping nothing of it. */
+static void
+conn_rollback(struct conn *c)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    conn_reset_all(c);
+    if (sqlite3_get_autocommit(c->db))
+        return;
+
+    /* Not stmt_step: the cleanup path is outside fault injection. */
+    rc = stmt_open(c, ST_ROLLBACK, &st, "");
+    if (rc == 0) {
+        rc = sqlite3_step(st);
+        stmt_done(st);
+        if (rc != SQLITE_DONE)
+            sqlite_error(c, "sqlite3_step", ST_ROLLBACK, rc);
+    }
+}
+
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0) {
+        /* Interrupted by a signal: sleep what is left. */
+    }
+}
+
+
+/*
+ * Runs body(c, arg) on connection 'c' inside a transaction of 'kind',
+ * committing if it returns 0 and rolling back otherwise. On ERR_BUSY the
+ * whole transaction runs again after a pause, so the body must be safe to
+ * repeat. Returns the body's result, or the error that ended it.
+ */
+static int
+txn_run(struct conn *c, enum txn_kind kind,
+        int (*body)(struct conn *c, void *arg), void *arg)
+{
+    int rc;
+
+    for (int attempt = 1;; attempt++) {
+        rc = 0;
+        if (kind == TXN_READ)
+            rc = stmt_exec(c, ST_BEGIN, "");
+        else if (kind == TXN_WRITE)
+            rc = stmt_exec(c, ST_BEGIN_IMMEDIATE, "");
+        if (rc == 0)
+            rc = body(c, arg);
+        if (rc == 0 && kind != TXN_NONE) {
+            conn_reset_all(c);
+            rc = stmt_exec(c, ST_COMMIT, "");
+        }
+        if (rc != 0)
+            conn_rollback(c);
+
+        if (rc != ERR_BUSY || attempt == BUSY_ATTEMPTS)
+            break;
+        log_msg(LOG_WARN, "store", NULL, "sqlite database busy, retrying "
+                "in %d ms (attempt %d of %d)", BUSY_BACKOFF_MS * attempt,
+                attempt + 1, BUSY_ATTEMPTS);
+        sleep_ms((long)BUSY_BACKOFF_MS * attempt);
+    }
+    conn_reset_all(c);
+    return rc;
+}
+
+
+static int
+write_run(struct sqlite_store *ss, int (*body)(struct conn *c, void *arg),
+          void *arg)
+{
+    int rc;
+
+    pthread_mutex_lock(&ss->write_mu);
+    rc = txn_run(ss->writer, TXN_WRITE, body, arg);
+    pthread_mutex_unlock(&ss->write_mu);
+    return rc;
+}
+
+
+/* Borrows an idle reader, opens a new one while fewer than READERS_MAX
+ * exist, or waits for one to be returned. */
+static int
+pool_get(struct sqlite_store *ss, struct conn **out)
+{
+    struct conn *c;
+    int rc;
+
+    pthread_mutex_lock(&ss->pool_mu);
+    while (ss->idle == NULL && ss->n_readers >= READERS_MAX)
+        pthread_cond_wait(&ss->pool_cv, &ss->pool_mu);
+    c = ss->idle;
+    if (c != NULL)
+        ss->idle = c->next;
+    else
+        ss->n_readers++;
+    pthread_mutex_unlock(&ss->pool_mu);
+
+    if (c == NULL) {
+        /* Opened outside the lock: opening touches the file system. */
+        rc = conn_open(ss->path, true, &c);
+        if (rc != 0) {
+            pthread_mutex_lock(&ss->pool_mu);
+            ss->n_readers--;
+            pthread_cond_signal(&ss->pool_cv);
+            pthread_mutex_unlock(&ss->pool_mu);
+            return rc;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+
+static void
+pool_put(struct sqlite_store *ss, struct conn *c)
+{
+    pthread_mutex_lock(&ss->pool_mu);
+    c->next = ss->idle;
+    ss->idle = c;
+    pthread_cond_signal(&ss->pool_cv);
+    pthread_mutex_unlock(&ss->pool_mu);
+}
+
+
+static int
+read_run(struct sqlite_store *ss, enum txn_kind kind,
+         int (*body)(struct conn *c, void *arg), void *arg)
+{
+    struct conn *c;
+    int rc;
+
+    rc = pool_get(ss, &c);
+    if (rc != 0)
+        return rc;
+    rc = txn_run(c, kind, body, arg);
+    pool_put(ss, c);
+    return rc;
+}
+
+
+static int
+user_version_get(struct conn *c, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(st, 0);
+        rc = 0;
+    } else {
+        log_msg(LOG_ERROR, "store", NULL, "reading the schema version "
+                "failed: %s", sqlite3_errmsg(c->db));
+        rc = ERR_IO;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+
+/* Applies the next migration if one is pending, in its own transaction.
+ * Sets *version to the version the file is at afterwards and *applied. */
+static int
+migrate_step(struct conn *c, int *version, bool *applied)
+{
+    char sql[64];
+    int at;
+    int rc;
+
+    *applied = false;
+    rc = conn_exec_sql(c, "BEGIN IMMEDIATE", "begin_immediate");
+    if (rc == 0)
+        rc = user_version_get(c, &at);
+    if (rc != 0)
+        goto out;
+
+    if (at > N_MIGRATIONS) {
+        log_msg(LOG_ERROR, "store", NULL, "database schema version %d is "
+                "newer than this build knows (%d), refusing to open it",
+                at, N_MIGRATIONS);
+        rc = ERR_IO;
+        goto out;
+    }
+    if (at < N_MIGRATIONS) {
+        rc = conn_exec_sql(c, migrations[at].sql, migrations[at].name);
+        /* PRAGMA takes no parameters; the number is ours, not input. */
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", at + 1);
+        if (rc == 0)
+            rc = conn_exec_sql(c, sql, "user_version");
+        *applied = rc == 0;
+        at++;
+    }
+    if (rc == 0)
+        rc = conn_exec_sql(c, "COMMIT", "commit");
+
+out:
+    if (rc != 0) {
+        *applied = false;
+        conn_rollback(c);
+        return rc == ERR_NOMEM ? ERR_NOMEM : ERR_IO;
+    }
+    *version = at;
+    return 0;
+}
+
+
+static int
+migrate(struct conn *c, int *version)
+{
+    bool applied;
+    int rc;
+
+    do {
+        rc = migrate_step(c, version, &applied);
+        if (rc == 0 && applied) {
+            log_msg(LOG_INFO, "store", NULL, "applied migration %d (%s)",
+                    *version, migrations[*version - 1].name);
+        }
+    } while (rc == 0 && applied);
+    return rc;
+}
+
+
+int
+store__sqlite_schema_latest(void)
+{
+    return N_MIGRATIONS;
+}
+
+
+static void
+sqlite_close(struct store *s)
+{
+    struct sqlite_store *ss = store_of(s);
+    struct conn *c;
+
+    while (ss->idle != NULL) {
+        c = ss->idle;
+        ss->idle = c->next;
+        conn_close(c);
+    }
+    conn_close(ss->writer);
+    pthread_cond_destroy(&ss->pool_cv);
+    pthread_mutex_destroy(&ss->pool_mu);
+    pthread_mutex_destroy(&ss->write_mu);
+    free(ss->path);
+    free(ss);
+}
+
+
+int
+store__sqlite_open(const char *path, struct store **out)
+{
+    struct sqlite_store *ss;
+    int saved_errno;
+    int rc;
+
+    /* Connections move between threads, which needs SQLite built with
+     * thread support even though each is used by one thread at a time. */
+    if (!sqlite3_threadsafe()) {
+        log_msg(LOG_ERROR, "store", NULL, "sqlite was built without "
+                "thread support, refusing to open %s", path);
+        return ERR_IO;
+    }
+
+    ss = calloc(1, sizeof(*ss));
+    if (ss == NULL)
+        return ERR_NOMEM;
+    if (pthread_mutex_init(&ss->write_mu, NULL) != 0)
+        goto fail_write_mu;
+    if (pthread_mutex_init(&ss->pool_mu, NULL) != 0)
+        goto fail_pool_mu;
+    if (pthread_cond_init(&ss->pool_cv, NULL) != 0)
+        goto fail_pool_cv;
+    ss->base.ops = &sqlite_ops;
+
+    rc = conn_open(path, false, &ss->writer);
+    if (rc == 0) {
+        /* Readers open the file later, perhaps after a chdir: keep the
+         * absolute name of the file the writer created. */
+        ss->path = realpath(path, NULL);
+        if (ss->path == NULL) {
+            saved_errno = errno;
+            log_msg(LOG_ERROR, "store", NULL, "realpath(%s) failed: %s",
+                    path, strerror(saved_errno));
+            rc = saved_errno == ENOMEM ? ERR_NOMEM : ERR_IO;
+        }
+    }
+    if (rc == 0)
+        rc = migrate(ss->writer, &ss->schema_version);
+    if (rc != 0) {
+        sqlite_close(&ss->base);
+        return rc;
+    }
+    *out = &ss->base;
+    return 0;
+
+fail_pool_cv:
+    pthread_mutex_destroy(&ss->pool_mu);
+fail_pool_mu:
+    pthread_mutex_destroy(&ss->write_mu);
+fail_write_mu:
+    free(ss);
+    return ERR_NOMEM;
+}
+
+
+static int
+sqlite_schema_version(struct store *s)
+{
+    return store_of(s)->schema_version;
+}
+
+
+struct create_args {
+    const struct store_domain *d;
+    const struct store_tag *tags;
+    size_t n_tags;
+    const char *client_token;
+    const char *request_hash;
+    int max_domains;
+    struct store_domain result;
+};
+
+
+/* Looks the client token up: 1 if unused, 0 with the first request's
+ * domain in a->result if it is a replay, or an ERR_*. */
+static int
+create_replay(struct conn *c, struct create_args *a)
+{
+    sqlite3_stmt *st;
+    char *stored_hash = NULL;
+    char *domain_id = NULL;
+    int rc;
+
+    rc = stmt_open(c, ST_IDEM_GET, &st, "sss", a->d->account,
+                   OP_CREATE_DOMAIN, a->client_token);
+    if (rc != 0)
+        return rc;
+    rc = stmt_step(c, ST_IDEM_GET);
+    if (rc == 1) {
+        rc = col_text(st, 0, &stored_hash);
+        if (rc == 0)
+            rc = col_text(st, 1, &domain_id);
+    } else if (rc == 0) {
+        rc = 1;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        goto out;
+
+    if (stored_hash == NULL || domain_id == NULL) {
+        rc = ERR_INTERNAL;
+        goto out;
+    }
+    if (strcmp(stored_hash, a->request_hash) != 0) {
+        rc = ERR_MISMATCH;
+        goto out;
+    }
+    rc = domain_fetch(c, a->d->account, domain_id, &a->result);
+
+out:
+    free(stored_hash);
+    free(domain_id);
+    return rc;
+}
+
+
+static int
+create_body(struct conn *c, void *arg)
+{
+    struct create_args *a = arg;
+    const struct store_domain *d = a->d;
+    int64_t n_live;
+    int rc;
+
+    store_domain_clear(&a->result);
+
+    if (a->client_token != NULL) {
+        rc = create_replay(c, a);
+        if (rc <= 0)
+            return rc;
+    }
+
+    /* Counted inside the write transaction: no other create can slip in
+     * between the count and the insert. */
+    rc = stmt_int64(c, ST_DOMAIN_COUNT_LIVE, &n_live, "s", d->account);
+    if (rc != 0)
+        return rc;
+    if (n_live >= a->max_domains)
+        return ERR_QUOTA;
+
+    rc = stmt_exec(c, ST_DOMAIN_INSERT, "ssssssssssdd", d->account, d->id,
+                   d->name, d->description, d->status, d->kms_key_id,
+                   d->sse_old_kms_key_id, d->sse_update_status,
+                   d->sse_update_message, d->default_watchlist_id,
+                   d->created_at, d->updated_at);
+    if (rc == 0) {
+        rc = stmt_exec(c, ST_WATCHLIST_INSERT, "ssssd",
+                       d->default_watchlist_id, d->id, "Default",
+                       "Default watchlist", d->created_at);
+    }
+    for (size_t i = 0; rc == 0 && i < a->n_tags; i++) {
+        rc = stmt_exec(c, ST_TAG_PUT, "sss", d->id, a->tags[i].key,
+                       a->tags[i].value);
+    }
+    if (rc == 0 && a->client_token != NULL) {
+        rc = stmt_exec(c, ST_IDEM_PUT, "sssssd", d->account,
+                       OP_CREATE_DOMAIN, a->client_token, a->request_hash,
+                       d->id, d->created_at);
+    }
+    if (rc != 0)
+        return rc;
+
+    /* Read back so the caller sees exactly what is stored, seq included. */
+    return domain_fetch(c, d->account, d->id, &a->result);
+}
+
+
+static int
+sqlite_domain_create(struct store *s, const struct store_domain *d,
+                     const struct store_tag *tags, size_t n_tags,
+                     const char *client_token, const char *request_hash,
+                     int max_domains, struct store_domain *out)
+{
+    struct create_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.d = d;
+    a.tags = tags;
+    a.n_tags = n_tags;
+    a.client_token = client_token;
+    a.request_hash = request_hash;
+    a.max_domains = max_domains;
+
+    rc = write_run(store_of(s), create_body, &a);
+    if (rc != 0) {
+        store_domain_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+struct get_args {
+    const char *account;
+    const char *id;
+    struct store_domain result;
+};
+
+
+static int
+get_body(struct conn *c, void *arg)
+{
+    struct get_args *a = arg;
+
+    store_domain_clear(&a->result);
+    return domain_fetch(c, a->account, a->id, &a->result);
+}
+
+
+static int
+sqlite_domain_get(struct store *s, const char *account, const char *id,
+                  struct store_domain *out)
+{
+    struct get_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.id = id;
+
+    rc = read_run(store_of(s), TXN_NONE, get_body, &a);
+    if (rc != 0) {
+        store_domain_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+static int
+update_body(struct conn *c, void *arg)
+{
+    const struct store_domain *d = arg;
+    int rc;
+
+    rc = stmt_exec(c, ST_DOMAIN_UPDATE, "ssssssssd", d->account, d->id,
+                   d->name, d->description, d->kms_key_id,
+                   d->sse_old_kms_key_id, d->sse_update_status,
+                   d->sse_update_message, d->updated_at);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) == 0 ? ERR_NOTFOUND : 0;
+}
+
+
+static int
+sqlite_domain_update(struct store *s, const struct store_domain *d)
+{
+    /* The body only reads through the pointer. */
+    return write_run(store_of(s), update_body, (void *)d);
+}
+
+
+struct delete_args {
+    const char *account;
+    const char *id;
+    double now;
+};
+
+
+static int
+delete_body(struct conn *c, void *arg)
+{
+    struct delete_args *a = arg;
+    int rc;
+
+    rc = stmt_exec(c, ST_DOMAIN_DELETE, "ssd", a->account, a->id, a->now);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) == 0 ? ERR_NOTFOUND : 0;
+}
+
+
+static int
+sqlite_domain_delete(struct store *s, const char *account, const char *id,
+                     double now)
+{
+    struct delete_args a = { account, id, now };
+
+    return write_run(store_of(s), delete_body, &a);
+}
+
+
+struct list_args {
+    const char *account;
+    int64_t after_seq;
+    int limit;
+    struct store_domain *items;
+    size_t n;
+    bool more;
+};
+
+
+static void
+list_args_release(struct list_args *a)
+{
+    store_domains_free(a->items, a->n);
+    a->items = NULL;
+    a->n = 0;
+    a->more = false;
+}
+
+
+static int
+list_body(struct conn *c, void *arg)
+{
+    struct list_args *a = arg;
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc;
+
+    list_args_release(a);
+
+    /* One row more than asked says whether another page follows. */
+    rc = stmt_open(c, ST_DOMAIN_LIST, &st, "sii", a->account, a->after_seq,
+                   (int64_t)a->limit + 1);
+    if (rc != 0)
+        return rc;
+
+    while ((rc = stmt_step(c, ST_DOMAIN_LIST)) == 1) {
+        if (a->n == (size_t)a->limit) {
+            a->more = true;
+            continue;
+        }
+        rc = array_reserve((void **)&a->items, &cap, a->n,
+                           sizeof(*a->items));
+        if (rc == 0)
+            rc = domain_from_row(st, &a->items[a->n]);
+        if (rc != 0)
+            break;
+        a->n++;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        list_args_release(a);
+    return rc;
+}
+
+
+static int
+sqlite_domain_list(struct store *s, const char *account,
+                   int64_t after_seq, int limit,
+                   struct store_domain **out, size_t *n_out, bool *more)
+{
+    struct list_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.after_seq = after_seq;
+    a.limit = limit;
+
+    rc = read_run(store_of(s), TXN_NONE, list_body, &a);
+    if (rc != 0) {
+        list_args_release(&a);
+        return rc;
+    }
+    *out = a.items;
+    *n_out = a.n;
+    *more = a.more;
+    return 0;
+}
+
+
+struct tags_args {
+    const char *account;
+    const char *domain_id;
+    const struct store_tag *tags;       /* put */
+    size_t n_tags;
+    size_t max_tags;
+    const char *const *keys;            /* remove */
+    size_t n_keys;
+    struct store_tag *items;            /* list */
+    size_t n_items;
+};
+
+
+static int
+tags_put_body(struct conn *c, void *arg)
+{
+    struct tags_args *a = arg;
+    int64_t n;
+    int rc;
+
+    rc = domain_check_live(c, a->account, a->domain_id);
+    for (size_t i = 0; rc == 0 && i < a->n_tags; i++) {
+        rc = stmt_exec(c, ST_TAG_PUT, "sss", a->domain_id, a->tags[i].key,
+                       a->tags[i].value);
+    }
+    if (rc == 0)
+        rc = stmt_int64(c, ST_TAG_COUNT, &n, "s", a->domain_id);
+    if (rc != 0)
+        return rc;
+
+    /* Checked after the upserts, which is where replaced keys stop
+     * counting twice; the rollback undoes them. */
+    return (uint64_t)n > a->max_tags ? ERR_QUOTA : 0;
+}
+
+
+static int
+sqlite_domain_tags_put(struct store *s, const char *account,
+                       const char *domain_id,
+                       const struct store_tag *tags, size_t n_tags,
+                       size_t max_tags)
+{
+    struct tags_args a;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.tags = tags;
+    a.n_tags = n_tags;
+    a.max_tags = max_tags;
+    return write_run(store_of(s), tags_put_body, &a);
+}
+
+
+static int
+tags_remove_body(struct conn *c, void *arg)
+{
+    struct tags_args *a = arg;
+    int rc;
+
+    rc = domain_check_live(c, a->account, a->domain_id);
+    for (size_t i = 0; rc == 0 && i < a->n_keys; i++)
+        rc = stmt_exec(c, ST_TAG_DELETE, "ss", a->domain_id, a->keys[i]);
+    return rc;
+}
+
+
+static int
+sqlite_domain_tags_remove(struct store *s, const char *account,
+                          const char *domain_id,
+                          const char *const *keys, size_t n_keys)
+{
+    struct tags_args a;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.keys = keys;
+    a.n_keys = n_keys;
+    return write_run(store_of(s), tags_remove_body, &a);
+}
+
+
+static void
+tags_args_release(struct tags_args *a)
+{
+    store_tags_free(a->items, a->n_items);
+    a->items = NULL;
+    a->n_items = 0;
+}
+
+
+static int
+tags_list_body(struct conn *c, void *arg)
+{
+    struct tags_args *a = arg;
+    struct store_tag *tag;
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc;
+
+    tags_args_release(a);
+
+    rc = domain_check_live(c, a->account, a->domain_id);
+    if (rc == 0)
+        rc = stmt_open(c, ST_TAG_LIST, &st, "s", a->domain_id);
+    if (rc != 0)
+        return rc;
+
+    while ((rc = stmt_step(c, ST_TAG_LIST)) == 1) {
+        rc = array_reserve((void **)&a->items, &cap, a->n_items,
+                           sizeof(*a->items));
+        if (rc != 0)
+            break;
+        tag = &a->items[a->n_items];
+        memset(tag, 0, sizeof(*tag));
+        /* Counted before the copies so that a half-copied tag is freed. */
+        a->n_items++;
+        rc = col_text(st, 0, &tag->key);
+        if (rc == 0)
+            rc = col_text(st, 1, &tag->value);
+        if (rc == 0 && (tag->key == NULL || tag->value == NULL))
+            rc = ERR_INTERNAL;
+        if (rc != 0)
+            break;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        tags_args_release(a);
+    return rc;
+}
+
+
+static int
+sqlite_domain_tags_list(struct store *s, const char *account,
+                        const char *domain_id,
+                        struct store_tag **out, size_t *n_out)
+{
+    struct tags_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+
+    /* One snapshot for the existence check and the tags. */
+    rc = read_run(store_of(s), TXN_READ, tags_list_body, &a);
+    if (rc != 0) {
+        tags_args_release(&a);
+        return rc;
+    }
+    *out = a.items;
+    *n_out = a.n_items;
+    return 0;
+}
+
+
+struct setting_args {
+    const char *key;
+    const char *value;                  /* put */
+    char *result;                       /* get */
+};
+
+
+static int
+setting_get_body(struct conn *c, void *arg)
+{
+    struct setting_args *a = arg;
+    sqlite3_stmt *st;
+    int rc;
+
+    free(a->result);
+    a->result = NULL;
+
+    rc = stmt_open(c, ST_SETTING_GET, &st, "s", a->key);
+    if (rc != 0)
+        return rc;
+    rc = stmt_step(c, ST_SETTING_GET);
+    if (rc == 1)
+        rc = col_text(st, 0, &a->result);
+    else if (rc == 0)
+        rc = ERR_NOTFOUND;
+    stmt_done(st);
+    if (rc == 0 && a->result == NULL)
+        rc = ERR_INTERNAL;
+    return rc;
+}
+
+
+static int
+sqlite_setting_get(struct store *s, const char *key, char **value)
+{
+    struct setting_args a = { key, NULL, NULL };
+    int rc;
+
+    rc = read_run(store_of(s), TXN_NONE, setting_get_body, &a);
+    if (rc != 0) {
+        free(a.result);
+        return rc;
+    }
+    *value = a.result;
+    return 0;
+}
+
+
+static int
+setting_put_body(struct conn *c, void *arg)
+{
+    struct setting_args *a = arg;
+
+    return stmt_exec(c, ST_SETTING_PUT, "ss", a->key, a->value);
+}
+
+
+static int
+sqlite_setting_put(struct store *s, const char *key, const char *value)
+{
+    struct setting_args a = { key, value, NULL };
+
+    return write_run(store_of(s), setting_put_body, &a);
+}
+
+
+static const struct store_ops sqlite_ops = {
+    .close = sqlite_close,
+    .schema_version = sqlite_schema_version,
+    .domain_create = sqlite_domain_create,
+    .domain_get = sqlite_domain_get,
+    .domain_update = sqlite_domain_update,
+    .domain_delete = sqlite_domain_delete,
+    .domain_list = sqlite_domain_list,
+    .domain_tags_put = sqlite_domain_tags_put,
+    .domain_tags_remove = sqlite_domain_tags_remove,
+    .domain_tags_list = sqlite_domain_tags_list,
+    .setting_get = sqlite_setting_get,
+    .setting_put = sqlite_setting_put,
+};

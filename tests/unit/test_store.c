@@ -1,0 +1,1277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of the storage interface on its SQLite backend.
+ *
+ * Each test gets a fresh directory under /tmp (mkdtemp) holding one
+ * database, and removes it afterwards. Where a test must see what is
+ * really stored, or hold a lock as another process would, it opens the
+ * file with its own SQLite connection ("raw" helpers below).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "store/store_backend.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define ACCOUNT_A "111111111111"
+#define ACCOUNT_B "222222222222"
+#define NO_QUOTA 1000
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    struct store *s;
+};
+
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/test_store.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/timbre.db", f->dir);
+    assert_int_equal(store_open(f->path, &f->s), 0);
+    *state = f;
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    struct dirent *e;
+    char file[512];
+    DIR *dir;
+
+    store__fail_next(0, 0);
+    store__fail_alloc_next(0);
+    store_close(f->s);
+
+    dir = opendir(f->dir);
+    if (dir != NULL) {
+        while ((e = readdir(dir)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(file, sizeof(file), "%s/%s", f->dir, e->d_name);
+            unlink(file);
+        }
+        closedir(dir);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+
+/* Fills 'd' with domain number n of 'account'; strings are borrowed from
+ * static storage, so 'd' must not be cleared. */
+static void
+domain_make(struct store_domain *d, const char *account, int n)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->account, sizeof(d->account), "%s", account);
+    snprintf(d->id, sizeof(d->id), "D%021d", n);
+    snprintf(d->default_watchlist_id, sizeof(d->default_watchlist_id),
+             "W%021d", n);
+    d->name = "support-line";
+    d->description = "callers of the support line";
+    d->status = "ACTIVE";
+    d->kms_key_id = "key-one";
+    d->created_at = 1700000000.25 + n;
+    d->updated_at = 1700000000.25 + n;
+}
+
+
+static int
+create_n(struct store *s, const char *account, int n, int max_domains)
+{
+    struct store_domain d;
+    struct store_domain out;
+    int rc;
+
+    domain_make(&d, account, n);
+    rc = store_domain_create(s, &d, NULL, 0, NULL, NULL, max_domains, &out);
+    if (rc == 0)
+        store_domain_clear(&out);
+    return rc;
+}
+
+
+static void
+assert_str_or_null(const char *want, const char *got)
+{
+    if (want == NULL)
+        assert_null(got);
+    else
+        assert_string_equal(want, got);
+}
+
+
+static void
+assert_domain_equal(const struct store_domain *want,
+                    const struct store_domain *got)
+{
+    assert_string_equal(want->account, got->account);
+    assert_string_equal(want->id, got->id);
+    assert_str_or_null(want->name, got->name);
+    assert_str_or_null(want->description, got->description);
+    assert_str_or_null(want->status, got->status);
+    assert_str_or_null(want->kms_key_id, got->kms_key_id);
+    assert_str_or_null(want->sse_old_kms_key_id, got->sse_old_kms_key_id);
+    assert_str_or_null(want->sse_update_status, got->sse_update_status);
+    assert_str_or_null(want->sse_update_message, got->sse_update_message);
+    assert_string_equal(want->default_watchlist_id,
+                        got->default_watchlist_id);
+    assert_true(want->created_at == got->created_at);
+    assert_true(want->updated_at == got->updated_at);
+}
+
+
+/* Runs one query that yields an integer on a connection of our own. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t v;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+
+static void
+raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+
+static void
+assert_store_empty(const char *path)
+{
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM domains"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM watchlists"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM domain_tags"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM idempotency"), 0);
+}
+
+
+/* True if another connection can take the write lock at once, which it
+ * cannot while the store has a transaction open. */
+static bool
+raw_can_write(const char *path)
+{
+    sqlite3 *db;
+    int rc;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE; ROLLBACK;", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK;
+}
+
+
+static void
+test_open_creates_schema_at_latest_version(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    assert_int_equal(store__sqlite_schema_latest(), 3);
+    assert_int_equal(store_schema_version(f->s), 3);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+                             " WHERE type = 'table' AND name IN ('domains',"
+                             " 'watchlists', 'domain_tags', 'idempotency',"
+                             " 'settings')"), 5);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+                             " WHERE name = 'domains_live_by_account'"), 1);
+
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
+                                        NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+
+static void
+test_reopen_is_idempotent_and_keeps_data(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain got;
+    char *value = NULL;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(store_setting_put(f->s, "instance", "abc"), 0);
+    store_close(f->s);
+    f->s = NULL;
+
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_open(f->path, &f->s), 0);
+        assert_int_equal(store_schema_version(f->s), 3);
+        assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+        assert_domain_equal(&d, &got);
+        store_domain_clear(&got);
+        assert_int_equal(store_setting_get(f->s, "instance", &value), 0);
+        assert_string_equal(value, "abc");
+        free(value);
+        store_close(f->s);
+        f->s = NULL;
+    }
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+    assert_int_equal(store_open(f->path, &f->s), 0);
+}
+
+
+static void
+test_open_accepts_sqlite_url_and_plain_path(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = NULL;
+    struct store_domain got;
+    char url[160];
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+
+    snprintf(url, sizeof(url), "sqlite:%s", f->path);
+    assert_int_equal(store_open(url, &s), 0);
+    assert_int_equal(store_domain_get(s, ACCOUNT_A, "D000000000000000000001",
+                                      &got), 0);
+    store_domain_clear(&got);
+    store_close(s);
+}
+
+
+/* Readers open the file after the writer, perhaps after a chdir. */
+static void
+test_relative_path_survives_chdir(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = NULL;
+    struct store_domain got;
+    char cwd[512];
+
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(f->dir), 0);
+    assert_int_equal(store_open("sqlite:rel.db", &s), 0);
+    assert_int_equal(chdir("/"), 0);
+
+    assert_int_equal(create_n(s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(store_domain_get(s, ACCOUNT_A, "D000000000000000000001",
+                                      &got), 0);
+    store_domain_clear(&got);
+    store_close(s);
+    assert_int_equal(chdir(cwd), 0);
+}
+
+
+static void
+test_open_refuses_unknown_schemes_and_empty_paths(void **state)
+{
+    struct store *sentinel = (struct store *)&sentinel;
+    struct store *s = sentinel;
+
+    assert_int_equal(store_open("postgres://timbre@127.0.0.1/timbre", &s),
+                     ERR_INVAL);
+    assert_int_equal(store_open("postgresql://localhost/x", &s), ERR_INVAL);
+    assert_int_equal(store_open("mysql:/tmp/x.db", &s), ERR_INVAL);
+    assert_int_equal(store_open("sqlite:", &s), ERR_INVAL);
+    assert_int_equal(store_open("", &s), ERR_INVAL);
+    assert_int_equal(store_open(NULL, &s), ERR_INVAL);
+    assert_ptr_equal(s, sentinel);
+}
+
+
+static void
+test_open_fails_in_missing_directory(void **state)
+{
+    struct fixture *f = *state;
+    struct store *sentinel = (struct store *)&sentinel;
+    struct store *s = sentinel;
+    char path[200];
+
+    snprintf(path, sizeof(path), "%s/missing/timbre.db", f->dir);
+    assert_int_equal(store_open(path, &s), ERR_IO);
+    assert_ptr_equal(s, sentinel);
+}
+
+
+static void
+test_open_refuses_newer_schema(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = NULL;
+
+    store_close(f->s);
+    f->s = NULL;
+    raw_exec(f->path, "PRAGMA user_version = 99");
+    assert_int_equal(store_open(f->path, &s), ERR_IO);
+    assert_null(s);
+}
+
+
+static void
+test_domain_round_trips_every_field(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain out;
+    struct store_domain got;
+
+    domain_make(&d, ACCOUNT_A, 7);
+    d.sse_old_kms_key_id = "key-zero";
+    d.sse_update_status = "COMPLETED";
+    d.sse_update_message = "rotated";
+
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, NULL, NULL,
+                                         NO_QUOTA, &out), 0);
+    assert_domain_equal(&d, &out);
+    assert_true(out.seq > 0);
+
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+    assert_domain_equal(&d, &got);
+    assert_int_equal(got.seq, out.seq);
+    store_domain_clear(&out);
+    store_domain_clear(&got);
+    assert_null(got.name);
+}
+
+
+static void
+test_absent_description_stays_null(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain got;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    d.description = NULL;
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, NULL, NULL,
+                                         NO_QUOTA, &got), 0);
+    assert_null(got.description);
+    assert_null(got.sse_update_status);
+    store_domain_clear(&got);
+
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+    assert_null(got.description);
+    assert_null(got.sse_old_kms_key_id);
+    store_domain_clear(&got);
+}
+
+
+static void
+test_update_replaces_fields_and_null_removes_description(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain got;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+
+    d.name = "renamed";
+    d.description = NULL;
+    d.kms_key_id = "key-two";
+    d.sse_old_kms_key_id = "key-one";
+    d.sse_update_status = "IN_PROGRESS";
+    d.sse_update_message = NULL;
+    d.updated_at = 1800000000.5;
+    assert_int_equal(store_domain_update(f->s, &d), 0);
+
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+    assert_domain_equal(&d, &got);
+    assert_true(got.created_at == 1700000001.25);
+    store_domain_clear(&got);
+}
+
+
+static void
+test_deleted_domain_is_not_found_everywhere(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tag tag = { "team", "blue" };
+    const char *key = "team";
+    struct store_domain d;
+    struct store_domain got;
+    struct store_domain *list = NULL;
+    struct store_tag *tags = NULL;
+    size_t n = 9;
+    bool more = true;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, d.id, 1.0e9), 0);
+
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_domain_update(f->s, &d), ERR_NOTFOUND);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, d.id, 1.0e9),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, d.id, &tag, 1,
+                                           50), ERR_NOTFOUND);
+    assert_int_equal(store_domain_tags_remove(f->s, ACCOUNT_A, d.id, &key,
+                                              1), ERR_NOTFOUND);
+    assert_int_equal(store_domain_tags_list(f->s, ACCOUNT_A, d.id, &tags,
+                                            &n), ERR_NOTFOUND);
+    assert_null(tags);
+    assert_int_equal(n, 9);
+
+    assert_int_equal(store_domain_list(f->s, ACCOUNT_A, 0, 10, &list, &n,
+                                       &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    store_domains_free(list, n);
+
+    /* The row stays for the retention sweep, marked deleted. */
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"
+                             " WHERE deleted_at = 1.0e9"), 1);
+}
+
+
+static void
+test_missing_domain_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain got;
+
+    memset(&got, 0x5a, sizeof(got));
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A,
+                                      "D000000000000000000404", &got),
+                     ERR_NOTFOUND);
+    /* OUT parameters stay untouched on failure. */
+    assert_int_equal(got.seq, 0x5a5a5a5a5a5a5a5aLL);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, "x", 1.0),
+                     ERR_NOTFOUND);
+}
+
+
+static void
+test_other_account_sees_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain got;
+    struct store_domain *list = NULL;
+    struct store_tag *tags = NULL;
+    size_t n = 0;
+    bool more = true;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_B, 2, NO_QUOTA), 0);
+
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_B, d.id, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_B, d.id, 1.0),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_domain_tags_list(f->s, ACCOUNT_B, d.id, &tags,
+                                            &n), ERR_NOTFOUND);
+    memcpy(d.account, ACCOUNT_B, sizeof(d.account));
+    assert_int_equal(store_domain_update(f->s, &d), ERR_NOTFOUND);
+
+    assert_int_equal(store_domain_list(f->s, ACCOUNT_B, 0, 10, &list, &n,
+                                       &more), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "D000000000000000000002");
+    assert_false(more);
+    store_domains_free(list, n);
+
+    /* Account A's domain is unchanged by B's attempts. */
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+    assert_string_equal(got.account, ACCOUNT_A);
+    store_domain_clear(&got);
+}
+
+
+static void
+test_quota_counts_live_domains_of_the_account(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, 2), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, 2), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 3, 2), ERR_QUOTA);
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A,
+                                      "D000000000000000000003", &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"), 2);
+
+    /* Another account has its own quota. */
+    assert_int_equal(create_n(f->s, ACCOUNT_B, 4, 2), 0);
+
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A,
+                                         "D000000000000000000001", 5.0), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 3, 2), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 5, 2), ERR_QUOTA);
+}
+
+
+static void
+test_create_stores_default_watchlist_and_tags(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tag tags[] = { { "b", "2" }, { "a", "1" } };
+    struct store_tag *got = NULL;
+    struct store_domain d;
+    struct store_domain out;
+    size_t n = 0;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(store_domain_create(f->s, &d, tags, 2, NULL, NULL,
+                                         NO_QUOTA, &out), 0);
+    store_domain_clear(&out);
+
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"
+                             " WHERE id = 'W000000000000000000001'"
+                             " AND domain_id = 'D000000000000000000001'"
+                             " AND name = 'Default'"
+                             " AND description = 'Default watchlist'"
+                             " AND is_default = 1"), 1);
+
+    assert_int_equal(store_domain_tags_list(f->s, ACCOUNT_A, d.id, &got,
+                                            &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(got[0].key, "a");
+    assert_string_equal(got[0].value, "1");
+    assert_string_equal(got[1].key, "b");
+    assert_string_equal(got[1].value, "2");
+    store_tags_free(got, n);
+}
+
+
+static void
+test_duplicate_domain_id_is_exists_and_adds_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tag tag = { "k", "v" };
+    struct store_domain d;
+    struct store_domain out;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    domain_make(&d, ACCOUNT_A, 1);
+    snprintf(d.default_watchlist_id, sizeof(d.default_watchlist_id),
+             "W000000000000000000099");
+    assert_int_equal(store_domain_create(f->s, &d, &tag, 1, "tok", "h",
+                                         NO_QUOTA, &out), ERR_EXISTS);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domain_tags"), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM idempotency"), 0);
+}
+
+
+static void
+test_same_token_and_hash_returns_first_domain(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain first;
+    struct store_domain again;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", NO_QUOTA, &first), 0);
+
+    /* A retry generates fresh ids; the first domain must come back. */
+    domain_make(&d, ACCOUNT_A, 2);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", NO_QUOTA, &again), 0);
+    assert_string_equal(again.id, "D000000000000000000001");
+    assert_int_equal(again.seq, first.seq);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"), 1);
+    store_domain_clear(&first);
+    store_domain_clear(&again);
+
+    /* A replay does not count against the quota a second time. */
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", 1, &again), 0);
+    assert_string_equal(again.id, "D000000000000000000001");
+    store_domain_clear(&again);
+}
+
+
+static void
+test_same_token_with_other_hash_is_mismatch(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain out;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", NO_QUOTA, &out), 0);
+    store_domain_clear(&out);
+
+    domain_make(&d, ACCOUNT_A, 2);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-2", NO_QUOTA, &out),
+                     ERR_MISMATCH);
+    assert_null(out.name);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+}
+
+
+static void
+test_client_token_is_scoped_to_the_account(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain out;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", NO_QUOTA, &out), 0);
+    store_domain_clear(&out);
+
+    domain_make(&d, ACCOUNT_B, 2);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-other", NO_QUOTA, &out), 0);
+    assert_string_equal(out.id, "D000000000000000000002");
+    assert_string_equal(out.account, ACCOUNT_B);
+    store_domain_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM idempotency"), 2);
+}
+
+
+static void
+test_replay_of_deleted_domain_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain out;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", NO_QUOTA, &out), 0);
+    store_domain_clear(&out);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, d.id, 2.0), 0);
+
+    domain_make(&d, ACCOUNT_A, 2);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-1", NO_QUOTA, &out),
+                     ERR_NOTFOUND);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+}
+
+
+static void
+assert_tags(struct store *s, const char *id, const char *const *want,
+            size_t n_want)
+{
+    struct store_tag *got = NULL;
+    size_t n = 0;
+
+    assert_int_equal(store_domain_tags_list(s, ACCOUNT_A, id, &got, &n), 0);
+    assert_int_equal(n, n_want);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(got[i].key, want[2 * i]);
+        assert_string_equal(got[i].value, want[2 * i + 1]);
+    }
+    store_tags_free(got, n);
+}
+
+
+static void
+test_tags_put_replace_remove_and_list_sorted(void **state)
+{
+    struct fixture *f = *state;
+    const char *id = "D000000000000000000001";
+    struct store_tag put1[] = { { "zeta", "1" }, { "alpha", "2" } };
+    struct store_tag put2[] = { { "alpha", "3" }, { "mid", "4" } };
+    const char *remove[] = { "zeta", "absent" };
+    const char *want1[] = { "alpha", "2", "zeta", "1" };
+    const char *want2[] = { "alpha", "3", "mid", "4", "zeta", "1" };
+    const char *want3[] = { "alpha", "3", "mid", "4" };
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_tags(f->s, id, NULL, 0);
+
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put1, 2,
+                                           50), 0);
+    assert_tags(f->s, id, want1, 2);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put2, 2,
+                                           50), 0);
+    assert_tags(f->s, id, want2, 3);
+    assert_int_equal(store_domain_tags_remove(f->s, ACCOUNT_A, id, remove,
+                                              2), 0);
+    assert_tags(f->s, id, want3, 2);
+}
+
+
+static void
+test_tags_over_quota_leave_tags_unchanged(void **state)
+{
+    struct fixture *f = *state;
+    const char *id = "D000000000000000000001";
+    struct store_tag put1[] = { { "a", "1" }, { "b", "2" } };
+    struct store_tag put2[] = { { "a", "9" }, { "c", "3" } };
+    struct store_tag put3[] = { { "a", "8" }, { "b", "7" } };
+    const char *want[] = { "a", "1", "b", "2" };
+    const char *want3[] = { "a", "8", "b", "7" };
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put1, 2, 2),
+                     0);
+
+    /* 'a' is replaced, but 'c' would make three. */
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put2, 2, 2),
+                     ERR_QUOTA);
+    assert_tags(f->s, id, want, 2);
+
+    /* Replacing existing keys stays within the limit. */
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put3, 2, 2),
+                     0);
+    assert_tags(f->s, id, want3, 2);
+}
+
+
+/* Reads every page of ACCOUNT_A's list of 'page' domains each, calling
+ * between() after each page; returns how many ids were seen. */
+static size_t
+list_all(struct store *s, int page, char seen[][STORE_ID_LEN + 1],
+         size_t max_seen, void (*between)(struct store *s, int i))
+{
+    struct store_domain *items;
+    int64_t after = 0;
+    size_t n_seen = 0;
+    size_t n;
+    bool more = true;
+
+    for (int i = 0; more; i++) {
+        items = NULL;
+        assert_int_equal(store_domain_list(s, ACCOUNT_A, after, page, &items,
+                                           &n, &more), 0);
+        assert_true(n <= (size_t)page);
+        assert_true(more ? n == (size_t)page : true);
+        for (size_t j = 0; j < n; j++) {
+            assert_true(items[j].seq > after);
+            after = items[j].seq;
+            assert_true(n_seen < max_seen);
+            memcpy(seen[n_seen++], items[j].id, STORE_ID_LEN + 1);
+        }
+        store_domains_free(items, n);
+        if (between != NULL)
+            between(s, i);
+    }
+    return n_seen;
+}
+
+
+static void
+insert_between_pages(struct store *s, int i)
+{
+    char id[STORE_ID_LEN + 1];
+
+    /* New domains land after the cursor; one ahead of it is deleted. */
+    if (i < 3) {
+        assert_int_equal(create_n(s, ACCOUNT_A, 100 + i, NO_QUOTA), 0);
+        assert_int_equal(create_n(s, ACCOUNT_B, 200 + i, NO_QUOTA), 0);
+    }
+    if (i == 0) {
+        snprintf(id, sizeof(id), "D%021d", 9);
+        assert_int_equal(store_domain_delete(s, ACCOUNT_A, id, 1.0), 0);
+    }
+}
+
+
+static void
+test_list_pages_without_skips_or_repeats_during_inserts(void **state)
+{
+    struct fixture *f = *state;
+    char seen[64][STORE_ID_LEN + 1];
+    char want[STORE_ID_LEN + 1];
+    size_t n;
+    size_t k = 0;
+
+    for (int i = 1; i <= 10; i++)
+        assert_int_equal(create_n(f->s, ACCOUNT_A, i, NO_QUOTA), 0);
+
+    n = list_all(f->s, 3, seen, 64, insert_between_pages);
+
+    /* 1..10 without the deleted 9, then the three added in order. */
+    assert_int_equal(n, 12);
+    for (int i = 1; i <= 10; i++) {
+        if (i == 9)
+            continue;
+        snprintf(want, sizeof(want), "D%021d", i);
+        assert_string_equal(seen[k++], want);
+    }
+    for (int i = 100; i < 103; i++) {
+        snprintf(want, sizeof(want), "D%021d", i);
+        assert_string_equal(seen[k++], want);
+    }
+
+    /* A page size equal to the count says no more. */
+    n = list_all(f->s, 12, seen, 64, NULL);
+    assert_int_equal(n, 12);
+}
+
+
+static void
+test_list_rejects_a_limit_below_one(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain *items = NULL;
+    size_t n = 7;
+    bool more = true;
+
+    assert_int_equal(store_domain_list(f->s, ACCOUNT_A, 0, 0, &items, &n,
+                                       &more), ERR_INVAL);
+    assert_int_equal(n, 7);
+
+    assert_int_equal(store_domain_list(f->s, ACCOUNT_A, 0, 1, &items, &n,
+                                       &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    store_domains_free(items, n);
+}
+
+
+static void
+test_settings_put_get_and_replace(void **state)
+{
+    struct fixture *f = *state;
+    char *value = NULL;
+
+    assert_int_equal(store_setting_get(f->s, "page_key", &value),
+                     ERR_NOTFOUND);
+    assert_null(value);
+
+    assert_int_equal(store_setting_put(f->s, "page_key", "v1"), 0);
+    assert_int_equal(store_setting_get(f->s, "page_key", &value), 0);
+    assert_string_equal(value, "v1");
+    free(value);
+
+    assert_int_equal(store_setting_put(f->s, "page_key", "v2"), 0);
+    assert_int_equal(store_setting_get(f->s, "page_key", &value), 0);
+    assert_string_equal(value, "v2");
+    free(value);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM settings"), 1);
+}
+
+
+static void
+test_invalid_arguments_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tag bad_tag = { "k", NULL };
+    struct store_domain d;
+    struct store_domain out;
+
+    domain_make(&d, "12345", 1);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, NULL, NULL,
+                                         NO_QUOTA, &out), ERR_INVAL);
+    domain_make(&d, ACCOUNT_A, 1);
+    d.name = NULL;
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, NULL, NULL,
+                                         NO_QUOTA, &out), ERR_INVAL);
+    domain_make(&d, ACCOUNT_A, 1);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token", NULL,
+                                         NO_QUOTA, &out), ERR_INVAL);
+    assert_int_equal(store_domain_create(f->s, &d, &bad_tag, 1, NULL, NULL,
+                                         NO_QUOTA, &out), ERR_INVAL);
+    assert_int_equal(store_domain_get(f->s, "1111111111a1", d.id, &out),
+                     ERR_INVAL);
+    assert_int_equal(store_domain_get(f->s, "1111111111111", d.id, &out),
+                     ERR_INVAL);
+    assert_int_equal(store_setting_put(f->s, "k", NULL), ERR_INVAL);
+    assert_store_empty(f->path);
+}
+
+
+/* Fails each step of a create in turn: every failure must leave nothing
+ * behind and no transaction open, until the create runs out of steps. */
+static void
+test_failed_create_leaves_nothing_behind(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tag tags[] = { { "a", "1" }, { "b", "2" } };
+    struct store_domain d;
+    struct store_domain out;
+    int rc = ERR_IO;
+    int step;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    for (step = 1; step < 50 && rc != 0; step++) {
+        store__fail_next(step, ERR_IO);
+        memset(&out, 0, sizeof(out));
+        rc = store_domain_create(f->s, &d, tags, 2, "token", "hash",
+                                 NO_QUOTA, &out);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, ERR_IO);
+        assert_null(out.name);
+        store__fail_next(0, 0);
+        assert_store_empty(f->path);
+        assert_true(raw_can_write(f->path));
+    }
+    store__fail_next(0, 0);
+
+    /* BEGIN, token lookup, count, 2 inserts, 2 tags, token, read-back,
+     * COMMIT: ten steps, so the eleventh attempt is the first success. */
+    assert_int_equal(rc, 0);
+    assert_int_equal(step, 11);
+    assert_string_equal(out.id, d.id);
+    store_domain_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domain_tags"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM idempotency"), 1);
+}
+
+
+static void
+test_failed_tags_put_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    const char *id = "D000000000000000000001";
+    struct store_tag put1[] = { { "a", "1" } };
+    struct store_tag put2[] = { { "a", "2" }, { "b", "3" } };
+    const char *want[] = { "a", "1" };
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put1, 1, 50),
+                     0);
+
+    /* BEGIN, live check, first upsert, then the second upsert fails. */
+    store__fail_next(4, ERR_IO);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, put2, 2, 50),
+                     ERR_IO);
+    assert_tags(f->s, id, want, 1);
+    assert_true(raw_can_write(f->path));
+}
+
+
+static void
+test_busy_step_is_retried(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain out;
+
+    domain_make(&d, ACCOUNT_A, 1);
+    /* The insert of the domain reports busy once; the rerun succeeds. */
+    store__fail_next(4, ERR_BUSY);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token", "hash",
+                                         NO_QUOTA, &out), 0);
+    assert_string_equal(out.id, d.id);
+    store_domain_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"), 1);
+}
+
+
+static void
+test_allocation_failure_leaves_outputs_untouched(void **state)
+{
+    struct fixture *f = *state;
+    const char *id = "D000000000000000000001";
+    struct store_tag tags[] = { { "a", "1" }, { "b", "2" } };
+    struct store_domain got;
+    struct store_domain *items;
+    struct store_tag *tag_items;
+    size_t n;
+    bool more;
+    int rc;
+    int i;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, id, tags, 2, 50),
+                     0);
+
+    for (i = 1, rc = ERR_NOMEM; rc == ERR_NOMEM; i++) {
+        store__fail_alloc_next(i);
+        memset(&got, 0, sizeof(got));
+        rc = store_domain_get(f->s, ACCOUNT_A, id, &got);
+        if (rc == ERR_NOMEM)
+            assert_null(got.name);
+    }
+    store__fail_alloc_next(0);
+    assert_int_equal(rc, 0);
+    assert_true(i > 3);
+    store_domain_clear(&got);
+
+    for (i = 1, rc = ERR_NOMEM; rc == ERR_NOMEM; i++) {
+        store__fail_alloc_next(i);
+        items = NULL;
+        n = 99;
+        rc = store_domain_list(f->s, ACCOUNT_A, 0, 5, &items, &n, &more);
+        if (rc == ERR_NOMEM) {
+            assert_null(items);
+            assert_int_equal(n, 99);
+        }
+    }
+    store__fail_alloc_next(0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 2);
+    store_domains_free(items, n);
+
+    for (i = 1, rc = ERR_NOMEM; rc == ERR_NOMEM; i++) {
+        store__fail_alloc_next(i);
+        tag_items = NULL;
+        rc = store_domain_tags_list(f->s, ACCOUNT_A, id, &tag_items, &n);
+        if (rc == ERR_NOMEM)
+            assert_null(tag_items);
+    }
+    store__fail_alloc_next(0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(i, 7);             /* array, then two strings a tag */
+    store_tags_free(tag_items, n);
+}
+
+
+struct racer {
+    struct store *s;
+    int first;
+    atomic_int *created;
+    atomic_int *refused;
+};
+
+
+static void *
+racer_run(void *arg)
+{
+    struct racer *r = arg;
+    int rc;
+
+    for (int i = 0; i < 5; i++) {
+        rc = create_n(r->s, ACCOUNT_A, r->first + i, 3);
+        if (rc == 0)
+            atomic_fetch_add(r->created, 1);
+        else if (rc == ERR_QUOTA)
+            atomic_fetch_add(r->refused, 1);
+    }
+    return NULL;
+}
+
+
+static void
+test_concurrent_creates_respect_the_quota(void **state)
+{
+    struct fixture *f = *state;
+    struct racer racers[4];
+    pthread_t threads[4];
+    atomic_int created = 0;
+    atomic_int refused = 0;
+
+    for (int i = 0; i < 4; i++) {
+        racers[i] = (struct racer){ f->s, 100 * (i + 1), &created,
+                                    &refused };
+        assert_int_equal(pthread_create(&threads[i], NULL, racer_run,
+                                        &racers[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(threads[i], NULL);
+
+    assert_int_equal(atomic_load(&created), 3);
+    assert_int_equal(atomic_load(&refused), 17);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 3);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"), 3);
+}
+
+
+struct reader {
+    struct store *s;
+    atomic_int *stop;
+    int lists;
+    int errors;
+};
+
+
+/* Lists while a writer adds domains: every page must be in seq order and
+ * never shrink, since domains are only added. */
+static void *
+reader_run(void *arg)
+{
+    struct reader *r = arg;
+    struct store_domain *items;
+    size_t n;
+    size_t last_n = 0;
+    bool more;
+
+    while (!atomic_load(r->stop)) {
+        items = NULL;
+        if (store_domain_list(r->s, ACCOUNT_A, 0, 1000, &items, &n,
+                              &more) != 0) {
+            r->errors++;
+            continue;
+        }
+        if (n < last_n)
+            r->errors++;
+        for (size_t i = 1; i < n; i++) {
+            if (items[i].seq <= items[i - 1].seq)
+                r->errors++;
+        }
+        last_n = n;
+        store_domains_free(items, n);
+        r->lists++;
+    }
+    return NULL;
+}
+
+
+static void
+test_readers_run_alongside_the_writer(void **state)
+{
+    struct fixture *f = *state;
+    struct reader readers[12];
+    pthread_t threads[12];
+    struct store_domain got;
+    atomic_int stop = 0;
+    char id[STORE_ID_LEN + 1];
+
+    /* More readers than the pool holds, so some wait for a connection. */
+    for (int i = 0; i < 12; i++) {
+        readers[i] = (struct reader){ f->s, &stop, 0, 0 };
+        assert_int_equal(pthread_create(&threads[i], NULL, reader_run,
+                                        &readers[i]), 0);
+    }
+    for (int i = 1; i <= 100; i++) {
+        assert_int_equal(create_n(f->s, ACCOUNT_A, i, NO_QUOTA), 0);
+        /* A committed domain is visible to the next read at once. */
+        snprintf(id, sizeof(id), "D%021d", i);
+        assert_int_equal(store_domain_get(f->s, ACCOUNT_A, id, &got), 0);
+        store_domain_clear(&got);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 12; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(readers[i].errors, 0);
+        assert_true(readers[i].lists > 0);
+    }
+}
+
+
+struct holder {
+    const char *path;
+    atomic_int locked;
+};
+
+
+static void *
+holder_run(void *arg)
+{
+    struct holder *h = arg;
+    struct timespec pause = { 0, 200 * 1000000L };
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(h->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    atomic_store(&h->locked, 1);
+    nanosleep(&pause, NULL);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    return NULL;
+}
+
+
+/* Another process holding the write lock delays a create, not fails it;
+ * reads go on meanwhile. */
+static void
+test_create_waits_for_another_writer(void **state)
+{
+    struct fixture *f = *state;
+    struct holder h = { f->path, 0 };
+    struct store_domain *items = NULL;
+    pthread_t thread;
+    size_t n;
+    bool more;
+
+    assert_int_equal(pthread_create(&thread, NULL, holder_run, &h), 0);
+    while (!atomic_load(&h.locked))
+        sched_yield();
+
+    assert_int_equal(store_domain_list(f->s, ACCOUNT_A, 0, 5, &items, &n,
+                                       &more), 0);
+    store_domains_free(items, n);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    pthread_join(thread, NULL);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+}
+
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_open_creates_schema_at_latest_version),
+        T(test_reopen_is_idempotent_and_keeps_data),
+        T(test_open_accepts_sqlite_url_and_plain_path),
+        T(test_relative_path_survives_chdir),
+        T(test_open_refuses_unknown_schemes_and_empty_paths),
+        T(test_open_fails_in_missing_directory),
+        T(test_open_refuses_newer_schema),
+        T(test_domain_round_trips_every_field),
+        T(test_absent_description_stays_null),
+        T(test_update_replaces_fields_and_null_removes_description),
+        T(test_deleted_domain_is_not_found_everywhere),
+        T(test_missing_domain_is_not_found),
+        T(test_other_account_sees_nothing),
+        T(test_quota_counts_live_domains_of_the_account),
+        T(test_create_stores_default_watchlist_and_tags),
+        T(test_duplicate_domain_id_is_exists_and_adds_nothing),
+        T(test_same_token_and_hash_returns_first_domain),
+        T(test_same_token_with_other_hash_is_mismatch),
+        T(test_client_token_is_scoped_to_the_account),
+        T(test_replay_of_deleted_domain_is_not_found),
+        T(test_tags_put_replace_remove_and_list_sorted),
+        T(test_tags_over_quota_leave_tags_unchanged),
+        T(test_list_pages_without_skips_or_repeats_during_inserts),
+        T(test_list_rejects_a_limit_below_one),
+        T(test_settings_put_get_and_replace),
+        T(test_invalid_arguments_are_refused),
+        T(test_failed_create_leaves_nothing_behind),
+        T(test_failed_tags_put_changes_nothing),
+        T(test_busy_step_is_retried),
+        T(test_allocation_failure_leaves_outputs_untouched),
+        T(test_concurrent_creates_respect_the_quota),
+        T(test_readers_run_alongside_the_writer),
+        T(test_create_waits_for_another_writer),
+    };
+
+    /* Migrations and retries log at info and warn; keep the run quiet. */
+    log_set_level(LOG_ERROR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
