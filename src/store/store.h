@@ -44,7 +44,7 @@ struct store_domain {
     /* Server-side encryption update details; all NULL until the domain's
      * KMS key has been changed once. */
     char *sse_old_kms_key_id;           /* owned */
-    char *sse_update_status;            /* owned: IN_PROGRESS|COMPLETED|FAILED */
+    char *sse_update_status;            /* owned: e.g. COMPLETED */
     char *sse_update_message;           /* owned */
     char default_watchlist_id[STORE_ID_LEN + 1];
     double created_at;                  /* epoch seconds */
