@@ -42,6 +42,8 @@ static const struct option_def options[] = {
       "seconds a NextToken stays valid" },
     { "max-domains", OPT_INT, FIELD(max_domains), "10", 1, 1e6,
       "live domains per account" },
+    { "deleted-retention", OPT_INT, FIELD(deleted_retention_s), "604800", 0,
+      1e10, "seconds a deleted domain's data is kept before erasure" },
     { "rate-limit", OPT_DOUBLE, FIELD(rate_limit_rps), "0", 0, 1e9,
       "requests per second per account, 0 for no limit" },
     { "rate-burst", OPT_INT, FIELD(rate_burst), "0", 0, 1e9,

@@ -21,6 +21,7 @@
 #include "http/credentials.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
+#include "jobs/sweeper.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -125,6 +126,7 @@ serve(int argc, char **argv)
     struct credentials *creds = NULL;
     struct ratelimit *limiter = NULL;
     struct http_server *server = NULL;
+    struct sweeper *sweeper = NULL;
     struct api_env env = { 0 };
     struct http_server_options opts;
     enum log_level level;
@@ -191,6 +193,17 @@ serve(int argc, char **argv)
         goto out;
     }
 
+    /* Sweep ten times per retention period, at most once an hour. */
+    rc = sweeper_start(env.store, cfg.deleted_retention_s,
+                       cfg.deleted_retention_s / 10 < 3600
+                           ? cfg.deleted_retention_s / 10 : 3600,
+                       &sweeper);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "main", NULL, "cannot start the retention "
+                "sweeper: %s", err_str(rc));
+        goto out;
+    }
+
     opts = (struct http_server_options){
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -217,6 +230,7 @@ serve(int argc, char **argv)
 
 out:
     http_server_stop(server);
+    sweeper_stop(sweeper);
     ratelimit_free(limiter);
     credentials_free(creds);
     store_close(env.store);

@@ -287,6 +287,16 @@ store_setting_get(struct store *s, const char *key, char **value)
 
 
 int
+store_domain_purge(struct store *s, double deleted_before, int limit,
+                   size_t *n_erased)
+{
+    if (s == NULL || limit < 1 || n_erased == NULL)
+        return ERR_INVAL;
+    return s->ops->domain_purge(s, deleted_before, limit, n_erased);
+}
+
+
+int
 store_setting_put(struct store *s, const char *key, const char *value)
 {
     if (s == NULL || key == NULL || value == NULL)

@@ -142,6 +142,14 @@ int store_domain_tags_list(struct store *s, const char *account,
                            const char *domain_id,
                            struct store_tag **out, size_t *n_out);
 
+/*
+ * Erases up to 'limit' domains deleted before 'deleted_before' (epoch
+ * seconds), with everything they hold, in one transaction. *n_erased says
+ * how many went; fewer than 'limit' means none are left to erase.
+ */
+int store_domain_purge(struct store *s, double deleted_before, int limit,
+                       size_t *n_erased);
+
 /* Reads the named key from the small key-value settings table; ERR_NOTFOUND
  * when absent. *value is a new string (free()). Used for server-wide
  * values that must survive restarts. */

@@ -46,6 +46,8 @@ struct store_ops {
     int (*domain_tags_list)(struct store *s, const char *account,
                             const char *domain_id,
                             struct store_tag **out, size_t *n_out);
+    int (*domain_purge)(struct store *s, double deleted_before, int limit,
+                        size_t *n_erased);
     int (*setting_get)(struct store *s, const char *key, char **value);
     int (*setting_put)(struct store *s, const char *key, const char *value);
 };

@@ -158,6 +158,7 @@ enum stmt_id {
     ST_IDEM_PUT,
     ST_SETTING_GET,
     ST_SETTING_PUT,
+    ST_DOMAIN_PURGE,
     N_STMT
 };
 
@@ -260,6 +261,15 @@ static const struct stmt_def stmt_defs[N_STMT] = {
         "setting_put",
         "INSERT INTO settings (key, value) VALUES (?1, ?2)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    },
+    /* Watchlists and tags go with their domain through ON DELETE CASCADE.
+     * CreateDomain tokens stay, so a replay still learns the domain is
+     * gone rather than creating it again. */
+    [ST_DOMAIN_PURGE] = {
+        "domain_purge",
+        "DELETE FROM domains WHERE seq IN (SELECT seq FROM domains"
+        " WHERE deleted_at IS NOT NULL AND deleted_at < ?1 LIMIT ?2)"
+        " RETURNING id"
     },
 };
 
@@ -1293,6 +1303,46 @@ sqlite_domain_delete(struct store *s, const char *account, const char *id,
 }
 
 
+struct purge_args {
+    double deleted_before;
+    int limit;
+    size_t n_erased;
+};
+
+
+static int
+purge_body(struct conn *c, void *arg)
+{
+    struct purge_args *a = arg;
+    sqlite3_stmt *st;
+    int rc;
+
+    a->n_erased = 0;
+    rc = stmt_open(c, ST_DOMAIN_PURGE, &st, "di", a->deleted_before,
+                   (int64_t)a->limit);
+    if (rc != 0)
+        return rc;
+    while ((rc = stmt_step(c, ST_DOMAIN_PURGE)) == 1)
+        a->n_erased++;
+    stmt_done(st);
+    return rc;
+}
+
+
+static int
+sqlite_domain_purge(struct store *s, double deleted_before, int limit,
+                    size_t *n_erased)
+{
+    struct purge_args a = { deleted_before, limit, 0 };
+    int rc;
+
+    rc = write_run(store_of(s), purge_body, &a);
+    if (rc == 0)
+        *n_erased = a.n_erased;
+    return rc;
+}
+
+
 struct list_args {
     const char *account;
     int64_t after_seq;
@@ -1610,4 +1660,5 @@ static const struct store_ops sqlite_ops = {
     .domain_tags_list = sqlite_domain_tags_list,
     .setting_get = sqlite_setting_get,
     .setting_put = sqlite_setting_put,
+    .domain_purge = sqlite_domain_purge,
 };

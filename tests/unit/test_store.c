@@ -466,6 +466,47 @@ test_deleted_domain_is_not_found_everywhere(void **state)
 
 
 static void
+test_purge_erases_only_domains_deleted_before_the_cutoff(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tag tag = { "team", "blue" };
+    struct store_domain old_one;
+    struct store_domain recent;
+    struct store_domain live;
+    size_t erased = 99;
+
+    domain_make(&old_one, ACCOUNT_A, 1);
+    domain_make(&recent, ACCOUNT_A, 2);
+    domain_make(&live, ACCOUNT_A, 3);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(create_n(f->s, ACCOUNT_A, i, NO_QUOTA), 0);
+    assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, old_one.id,
+                                           &tag, 1, 50), 0);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, old_one.id, 100.0),
+                     0);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, recent.id, 300.0),
+                     0);
+
+    assert_int_equal(store_domain_purge(f->s, 200.0, 10, &erased), 0);
+    assert_int_equal(erased, 1);
+
+    /* The old domain's rows are gone, watchlist and tags included. */
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM watchlists"),
+                     2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domain_tags"),
+                     0);
+
+    /* A batch limit is honoured, and a second sweep finds the rest. */
+    assert_int_equal(store_domain_purge(f->s, 400.0, 1, &erased), 0);
+    assert_int_equal(erased, 1);
+    assert_int_equal(store_domain_purge(f->s, 400.0, 1, &erased), 0);
+    assert_int_equal(erased, 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+}
+
+
+static void
 test_missing_domain_is_not_found(void **state)
 {
     struct fixture *f = *state;
@@ -1247,6 +1288,7 @@ main(void)
         T(test_absent_description_stays_null),
         T(test_update_replaces_fields_and_null_removes_description),
         T(test_deleted_domain_is_not_found_everywhere),
+        T(test_purge_erases_only_domains_deleted_before_the_cutoff),
         T(test_missing_domain_is_not_found),
         T(test_other_account_sees_nothing),
         T(test_quota_counts_live_domains_of_the_account),

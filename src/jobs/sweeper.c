@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Retention sweeper thread. Batches are small so that one sweep never
+ * holds the store's write lock for long while requests wait behind it.
+ */
+#include "jobs/sweeper.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define PURGE_BATCH 50
+#define MAX_BATCHES_PER_WAKE 100
+
+struct sweeper {
+    struct store *store;
+    int64_t retention_s;
+    int64_t interval_s;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+};
+
+
+static double
+now_epoch_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
+static void
+sweep_once(struct sweeper *sw)
+{
+    double before = now_epoch_s() - (double)sw->retention_s;
+    size_t total = 0;
+    size_t erased = 0;
+    int rc = 0;
+
+    for (int i = 0; i < MAX_BATCHES_PER_WAKE; i++) {
+        rc = store_domain_purge(sw->store, before, PURGE_BATCH, &erased);
+        if (rc != 0)
+            break;
+        total += erased;
+        if (erased < PURGE_BATCH)
+            break;
+    }
+
+    if (rc != 0)
+        log_msg(LOG_WARN, "sweeper", NULL, "store_domain_purge failed: %s, "
+                "retrying at the next sweep", err_str(rc));
+    if (total > 0)
+        log_msg(LOG_INFO, "sweeper", NULL, "erased %zu domains deleted "
+                "more than %lld s ago", total, (long long)sw->retention_s);
+}
+
+
+static void *
+sweeper_main(void *arg)
+{
+    struct sweeper *sw = arg;
+    struct timespec deadline;
+
+    pthread_mutex_lock(&sw->lock);
+    while (!sw->stopping) {
+        pthread_mutex_unlock(&sw->lock);
+        sweep_once(sw);
+        pthread_mutex_lock(&sw->lock);
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += sw->interval_s;
+        while (!sw->stopping
+               && pthread_cond_timedwait(&sw->wake, &sw->lock, &deadline)
+                      != ETIMEDOUT) {
+            /* Spurious wake-ups go back to waiting. */
+        }
+    }
+    pthread_mutex_unlock(&sw->lock);
+    return NULL;
+}
+
+
+int
+sweeper_start(struct store *store, int64_t retention_s, int64_t interval_s,
+              struct sweeper **out)
+{
+    struct sweeper *sw = calloc(1, sizeof(*sw));
+
+    if (sw == NULL)
+        return ERR_NOMEM;
+    sw->store = store;
+    sw->retention_s = retention_s;
+    sw->interval_s = interval_s > 0 ? interval_s : 1;
+    pthread_mutex_init(&sw->lock, NULL);
+    pthread_cond_init(&sw->wake, NULL);
+
+    if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {
+        pthread_cond_destroy(&sw->wake);
+        pthread_mutex_destroy(&sw->lock);
+        free(sw);
+        return ERR_INTERNAL;
+    }
+    *out = sw;
+    return 0;
+}
+
+
+void
+sweeper_stop(struct sweeper *sw)
+{
+    if (sw == NULL)
+        return;
+    pthread_mutex_lock(&sw->lock);
+    sw->stopping = true;
+    pthread_cond_signal(&sw->wake);
+    pthread_mutex_unlock(&sw->lock);
+
+    pthread_join(sw->thread, NULL);
+    pthread_cond_destroy(&sw->wake);
+    pthread_mutex_destroy(&sw->lock);
+    free(sw);
+}
