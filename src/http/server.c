@@ -10,8 +10,8 @@
  *   last call      → authenticate, rate-limit, hand over to the api layer
  *
  * A refusal queued before the body has been read makes libmicrohttpd close
- * the connection after the reply, so an oversized upload is never read in
- * full. The per-request state lives in 'struct request' and is freed by
+ * the connection after the reply, so an upload whose Content-Length is too
+ * big is never read. A chunked upload can only be refused once it ends. The per-request state lives in 'struct request' and is freed by
  * the completion callback whatever happened.
  */
 #include "http/server.h"
@@ -37,6 +37,7 @@
 #define JSON_CONTENT_TYPE "application/x-amz-json-1.0"
 #define MAX_HEADERS 128
 #define MAX_QUERY_BYTES 4096
+#define MAX_DRAIN_BYTES (64u << 20)
 #define SIGV4_SERVICE "voiceid"
 #define SIGV4_MAX_SKEW_S (15 * 60)
 
@@ -53,6 +54,8 @@ struct request {
     size_t body_len;
     size_t body_cap;
     bool refused;                        /* a reply is already queued */
+    bool too_big;                        /* the body passed the limit */
+    size_t drained;                      /* bytes discarded since then */
     struct timespec started;
 };
 
@@ -397,12 +400,20 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
         *upload_data_size = 0;
         if (rq->refused)
             return MHD_YES;
-        if (!append_body(rq, upload_data, n,
-                         (size_t)srv->opts.max_body_bytes))
-            return refuse_too_big(conn, rq, srv->opts.max_body_bytes);
+        if (rq->too_big || !append_body(rq, upload_data, n,
+                                        (size_t)srv->opts.max_body_bytes)) {
+            /* libmicrohttpd cannot reply in the middle of an upload, so
+             * the rest is drained and refused at its end; a stream that
+             * goes on and on is cut off instead. */
+            rq->too_big = true;
+            rq->drained += n;
+            return rq->drained > MAX_DRAIN_BYTES ? MHD_NO : MHD_YES;
+        }
         return MHD_YES;
     }
 
+    if (rq->too_big)
+        return refuse_too_big(conn, rq, srv->opts.max_body_bytes);
     if (rq->refused)
         return MHD_YES;
     rq->refused = true;
