@@ -232,7 +232,8 @@ authenticate(struct http_server *srv, struct MHD_Connection *conn,
         return true;
 
     log_msg(LOG_WARN, "http", rq->tag, "signature refused: %s", msg);
-    *ret = send_error(conn, rq, 403, sigv4_status_error_name(st), msg);
+    *ret = send_error(conn, rq, sigv4_status_http(st),
+                      sigv4_status_error_name(st), msg);
     return false;
 }
 
