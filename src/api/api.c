@@ -29,6 +29,7 @@
 #include "store/store.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/json_text.h"
 #include "util/log.h"
 
 #define TARGET_PREFIX "VoiceID."
@@ -77,19 +78,16 @@ static void
 reply_json(struct api_reply *reply, int http_status, json_t *body,
            const char *error_type)
 {
-    /* Fifteen significant digits print epoch milliseconds exactly. */
-    size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(15);
-
     reply->http_status = http_status;
     reply->error_type = error_type;
-    reply->body = json_dumps(body, flags);
-    if (reply->body == NULL) {
-        /* Out of memory: a fixed body still tells the client. */
-        reply->http_status = 500;
-        reply->error_type = "InternalServerException";
-        reply->body = strdup("{\"__type\":\"InternalServerException\","
-                             "\"Message\":\"out of memory\"}");
-    }
+    if (json_text_dump(body, &reply->body, &reply->body_len) == 0)
+        return;
+
+    /* Out of memory: a fixed body still tells the client. */
+    reply->http_status = 500;
+    reply->error_type = "InternalServerException";
+    reply->body = strdup("{\"__type\":\"InternalServerException\","
+                         "\"Message\":\"out of memory\"}");
     reply->body_len = reply->body ? strlen(reply->body) : 0;
 }
 
@@ -331,10 +329,12 @@ api__int(json_t *in, const char *name, int64_t fallback)
 int
 api__set_str(json_t *obj, const char *key, const char *value)
 {
+    /* Keys are literals and values were checked as UTF-8 when they came
+     * in, so the checking variants would only repeat work. */
     if (value == NULL)
         return 0;
-    return json_object_set_new(obj, key, json_string(value)) == 0
-               ? 0 : ERR_NOMEM;
+    return json_object_set_new_nocheck(obj, key, json_string_nocheck(value))
+               == 0 ? 0 : ERR_NOMEM;
 }
 
 
@@ -343,7 +343,8 @@ api__set_time(json_t *obj, const char *key, double epoch_s)
 {
     double ms = floor(epoch_s * 1000.0 + 0.5) / 1000.0;
 
-    return json_object_set_new(obj, key, json_real(ms)) == 0 ? 0 : ERR_NOMEM;
+    return json_object_set_new_nocheck(obj, key, json_real(ms)) == 0
+               ? 0 : ERR_NOMEM;
 }
 
 

@@ -25,6 +25,8 @@ static json_t *
 domain_to_json(const struct api_ctx *ctx, const struct store_domain *d)
 {
     json_t *obj = json_object();
+    json_t *sse;
+    json_t *watchlists;
     char arn[256];
     int rc = 0;
 
@@ -39,12 +41,16 @@ domain_to_json(const struct api_ctx *ctx, const struct store_domain *d)
     rc |= api__set_str(obj, "DomainId", d->id);
     rc |= api__set_str(obj, "DomainStatus", d->status);
     rc |= api__set_str(obj, "Name", d->name);
-    rc |= json_object_set_new(obj, "ServerSideEncryptionConfiguration",
-                              json_pack("{s:s}", "KmsKeyId", d->kms_key_id));
+    sse = json_object();
+    rc |= api__set_str(sse, "KmsKeyId", d->kms_key_id);
+    rc |= json_object_set_new_nocheck(obj,
+                                      "ServerSideEncryptionConfiguration",
+                                      sse);
     rc |= api__set_time(obj, "UpdatedAt", d->updated_at);
-    rc |= json_object_set_new(obj, "WatchlistDetails",
-                              json_pack("{s:s}", "DefaultWatchlistId",
-                                        d->default_watchlist_id));
+    watchlists = json_object();
+    rc |= api__set_str(watchlists, "DefaultWatchlistId",
+                       d->default_watchlist_id);
+    rc |= json_object_set_new_nocheck(obj, "WatchlistDetails", watchlists);
 
     /* The update details exist only once the key has been changed. */
     if (d->sse_update_status) {

@@ -25,6 +25,7 @@
 #include "http/sigv4.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -772,42 +773,137 @@ sigv4_string_to_sign_build(const char *canonical_request,
 }
 
 
-/* Writes the hex signature of 'sts' into 'hex': HMAC chain from
- * "AWS4" + secret over day, region, service and terminator, then over the
- * string to sign. 0, ERR_INVAL (secret too long) or ERR_CRYPTO. */
+/*
+ * The signing key depends only on the secret, the day, the region and the
+ * service, so it is the same for every request of a client all day long.
+ * Deriving it costs four HMACs; a small cache keeps the recent ones. An
+ * entry is found by comparing all four inputs, so a changed secret can
+ * never meet a stale key.
+ */
+#define KEY_CACHE_SLOTS 16
+
+struct signing_key {
+    char secret[CREDENTIALS_MAX_SECRET + 1];
+    char day[9];
+    char region[MAX_REGION_LEN + 1];
+    char service[32];
+    unsigned char key[CRYPTO_SHA256_LEN];
+    bool used;
+};
+
+static struct signing_key key_cache[KEY_CACHE_SLOTS];
+static unsigned key_cache_next;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+
+static bool
+key_matches(const struct signing_key *k, const char *secret,
+            const char *amz_date, const char *region, const char *service)
+{
+    return k->used && strncmp(k->day, amz_date, 8) == 0
+           && strcmp(k->region, region) == 0
+           && strcmp(k->service, service) == 0
+           && strcmp(k->secret, secret) == 0;
+}
+
+
+static bool
+key_cache_get(const char *secret, const char *amz_date, const char *region,
+              const char *service, unsigned char key[CRYPTO_SHA256_LEN])
+{
+    bool found = false;
+
+    pthread_mutex_lock(&key_cache_lock);
+    for (int i = 0; i < KEY_CACHE_SLOTS && !found; i++) {
+        if (key_matches(&key_cache[i], secret, amz_date, region, service)) {
+            memcpy(key, key_cache[i].key, CRYPTO_SHA256_LEN);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&key_cache_lock);
+    return found;
+}
+
+
+static void
+key_cache_put(const char *secret, const char *amz_date, const char *region,
+              const char *service, const unsigned char key[CRYPTO_SHA256_LEN])
+{
+    struct signing_key *k;
+
+    /* Inputs too long for a slot are simply not cached. */
+    if (strlen(region) > MAX_REGION_LEN
+        || strlen(service) >= sizeof(k->service))
+        return;
+
+    pthread_mutex_lock(&key_cache_lock);
+    k = &key_cache[key_cache_next++ % KEY_CACHE_SLOTS];
+    snprintf(k->secret, sizeof(k->secret), "%s", secret);
+    memcpy(k->day, amz_date, 8);
+    k->day[8] = '\0';
+    snprintf(k->region, sizeof(k->region), "%s", region);
+    snprintf(k->service, sizeof(k->service), "%s", service);
+    memcpy(k->key, key, CRYPTO_SHA256_LEN);
+    k->used = true;
+    pthread_mutex_unlock(&key_cache_lock);
+}
+
+
+/* Derives the signing key: an HMAC chain from "AWS4" + secret over the
+ * day, region, service and terminator. 0, ERR_INVAL or ERR_CRYPTO. */
 static int
-signature_compute(const char *secret, const char *amz_date,
-                  const char *region, const char *service, const char *sts,
-                  char hex[SIG_HEX_LEN + 1])
+signing_key_derive(const char *secret, const char *amz_date,
+                   const char *region, const char *service,
+                   unsigned char key[CRYPTO_SHA256_LEN])
 {
     char key0[4 + CREDENTIALS_MAX_SECRET];
     unsigned char k1[CRYPTO_SHA256_LEN];
-    unsigned char k2[CRYPTO_SHA256_LEN];
     size_t secret_len = strlen(secret);
     int rc;
 
     if (secret_len > CREDENTIALS_MAX_SECRET)
         return ERR_INVAL;
+    if (key_cache_get(secret, amz_date, region, service, key))
+        return 0;
+
     memcpy(key0, "AWS4", 4);
     memcpy(key0 + 4, secret, secret_len);
-
     rc = crypto_hmac_sha256(key0, 4 + secret_len, amz_date, 8, k1);
     if (rc == 0)
-        rc = crypto_hmac_sha256(k1, sizeof(k1), region, strlen(region), k2);
+        rc = crypto_hmac_sha256(k1, sizeof(k1), region, strlen(region), key);
     if (rc == 0)
-        rc = crypto_hmac_sha256(k2, sizeof(k2), service, strlen(service),
-                                k1);
+        rc = crypto_hmac_sha256(key, CRYPTO_SHA256_LEN, service,
+                                strlen(service), k1);
     if (rc == 0)
         rc = crypto_hmac_sha256(k1, sizeof(k1), TERMINATOR,
-                                strlen(TERMINATOR), k2);
+                                strlen(TERMINATOR), key);
     if (rc == 0)
-        rc = crypto_hmac_sha256(k2, sizeof(k2), sts, strlen(sts), k1);
-    if (rc == 0)
-        crypto_hex(k1, sizeof(k1), hex);
+        key_cache_put(secret, amz_date, region, service, key);
 
     explicit_bzero(key0, sizeof(key0));
     explicit_bzero(k1, sizeof(k1));
-    explicit_bzero(k2, sizeof(k2));
+    return rc;
+}
+
+
+/* Writes the hex signature of 'sts' into 'hex'. 0, ERR_INVAL (secret too
+ * long) or ERR_CRYPTO. */
+static int
+signature_compute(const char *secret, const char *amz_date,
+                  const char *region, const char *service, const char *sts,
+                  char hex[SIG_HEX_LEN + 1])
+{
+    unsigned char key[CRYPTO_SHA256_LEN];
+    unsigned char sig[CRYPTO_SHA256_LEN];
+    int rc;
+
+    rc = signing_key_derive(secret, amz_date, region, service, key);
+    if (rc == 0)
+        rc = crypto_hmac_sha256(key, sizeof(key), sts, strlen(sts), sig);
+    if (rc == 0)
+        crypto_hex(sig, sizeof(sig), hex);
+
+    explicit_bzero(key, sizeof(key));
     return rc;
 }
 

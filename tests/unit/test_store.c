@@ -1158,7 +1158,8 @@ struct reader {
 
 
 /* Lists while a writer adds domains: every page must be in seq order and
- * never shrink, since domains are only added. */
+ * never shrink, since domains are only added. Each reader lists at least
+ * once, however late the scheduler starts it. */
 static void *
 reader_run(void *arg)
 {
@@ -1168,7 +1169,7 @@ reader_run(void *arg)
     size_t last_n = 0;
     bool more;
 
-    while (!atomic_load(r->stop)) {
+    while (!atomic_load(r->stop) || r->lists == 0) {
         items = NULL;
         if (store_domain_list(r->s, ACCOUNT_A, 0, 1000, &items, &n,
                               &more) != 0) {
