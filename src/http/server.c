@@ -55,6 +55,7 @@ struct request {
     size_t body_cap;
     bool refused;                        /* a reply is already queued */
     bool too_big;                        /* the body passed the limit */
+    bool health;                         /* GET /healthz */
     size_t drained;                      /* bytes discarded since then */
     struct timespec started;
 };
@@ -361,10 +362,12 @@ start_request(struct http_server *srv, struct MHD_Connection *conn,
     clock_gettime(CLOCK_MONOTONIC, &rq->started);
     *con_cls = rq;
 
+    /* Answered at the request's end, so the connection stays open: a
+     * reply queued before then makes libmicrohttpd close it. */
     if (strcmp(url, "/healthz") == 0 && (strcmp(method, "GET") == 0
                                          || strcmp(method, "HEAD") == 0)) {
-        rq->refused = true;
-        return send_health(conn, rq);
+        rq->health = true;
+        return MHD_YES;
     }
     if (strcmp(url, "/") != 0)
         return send_error(conn, rq, 404, "NotFoundException",
@@ -426,6 +429,10 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
         return refuse_too_big(conn, rq, srv->opts.max_body_bytes);
     if (rq->refused)
         return MHD_YES;
+    if (rq->health) {
+        rq->refused = true;
+        return send_health(conn, rq);
+    }
     rq->refused = true;
     return handle_call(srv, conn, rq, url, method);
 }
