@@ -271,14 +271,24 @@ out:
 }
 
 
+static int
+fail_v(struct api_error *err, const char *type, const char *resource_type,
+       const char *fmt, va_list ap)
+{
+    err->type = type;
+    err->resource_type = resource_type;
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    return -1;
+}
+
+
 int
 api__fail(struct api_error *err, const char *type, const char *fmt, ...)
 {
     va_list ap;
 
-    err->type = type;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    fail_v(err, type, NULL, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -290,10 +300,8 @@ api__not_found(struct api_error *err, const char *resource_type,
 {
     va_list ap;
 
-    err->type = "ResourceNotFoundException";
-    err->resource_type = resource_type;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    fail_v(err, "ResourceNotFoundException", resource_type, fmt, ap);
     va_end(ap);
     return -1;
 }

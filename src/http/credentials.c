@@ -35,19 +35,6 @@ struct credentials {
 };
 
 
-static void
-set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || msg_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-}
-
-
 static bool
 key_id_valid(const char *s, size_t len)
 {
@@ -187,27 +174,28 @@ parse_line(struct credentials *c, const char *path, size_t line_no,
     if (n == 0)
         return 0;
     if (n != 3) {
-        set_msg(msg, msg_len, "%s:%zu: expected 3 fields (ACCESS_KEY_ID "
-                "SECRET_ACCESS_KEY ACCOUNT_ID), found %s", path, line_no,
-                n == 4 ? "more" : n == 1 ? "1" : "2");
+        err_message(msg, msg_len, "%s:%zu: expected 3 fields (ACCESS_KEY_ID "
+                    "SECRET_ACCESS_KEY ACCOUNT_ID), found %s", path, line_no,
+                    n == 4 ? "more" : n == 1 ? "1" : "2");
         return ERR_INVAL;
     }
 
     if (!key_id_valid(f[0], len[0])) {
-        set_msg(msg, msg_len, "%s:%zu: access key id must be 1 to %d "
-                "characters from A-Z a-z 0-9 _ . -", path, line_no,
-                CREDENTIALS_MAX_KEY_ID);
+        err_message(msg, msg_len, "%s:%zu: access key id must be 1 to %d "
+                    "characters from A-Z a-z 0-9 _ . -", path, line_no,
+                    CREDENTIALS_MAX_KEY_ID);
         return ERR_INVAL;
     }
     if (!secret_valid(f[1], len[1])) {
-        set_msg(msg, msg_len, "%s:%zu: secret access key must be 1 to %d "
-                "visible ASCII characters", path, line_no,
-                CREDENTIALS_MAX_SECRET);
+        err_message(msg, msg_len, "%s:%zu: secret access key must be 1 to %d "
+                    "visible ASCII characters", path, line_no,
+                    CREDENTIALS_MAX_SECRET);
         return ERR_INVAL;
     }
     if (!account_valid(f[2], len[2])) {
-        set_msg(msg, msg_len, "%s:%zu: account id must be exactly %d digits",
-                path, line_no, CREDENTIALS_ACCOUNT_LEN);
+        err_message(msg, msg_len,
+                    "%s:%zu: account id must be exactly %d digits", path,
+                    line_no, CREDENTIALS_ACCOUNT_LEN);
         return ERR_INVAL;
     }
     return add_entry(c, f[0], len[0], f[1], len[1], f[2], len[2], line_no);
@@ -257,8 +245,8 @@ sort_and_check(struct credentials *c, const char *path, char *msg,
     }
     if (dup == NULL)
         return 0;
-    set_msg(msg, msg_len, "%s:%zu: duplicate access key id '%s' (first on "
-            "line %zu)", path, dup->line, dup->pub.access_key, first->line);
+    err_message(msg, msg_len, "%s:%zu: duplicate access key id '%s' (first on "
+                "line %zu)", path, dup->line, dup->pub.access_key, first->line);
     return ERR_INVAL;
 }
 
@@ -281,14 +269,14 @@ read_lines(FILE *f, struct credentials *c, const char *path, char *msg,
             break;
         line_no++;
         if ((size_t)len > MAX_LINE) {
-            set_msg(msg, msg_len, "%s:%zu: line longer than %d characters",
-                    path, line_no, MAX_LINE);
+            err_message(msg, msg_len, "%s:%zu: line longer than %d characters",
+                        path, line_no, MAX_LINE);
             rc = ERR_INVAL;
             goto out;
         }
         if (strlen(line) != (size_t)len) {
-            set_msg(msg, msg_len, "%s:%zu: line contains a NUL byte", path,
-                    line_no);
+            err_message(msg, msg_len, "%s:%zu: line contains a NUL byte", path,
+                        line_no);
             rc = ERR_INVAL;
             goto out;
         }
@@ -299,7 +287,7 @@ read_lines(FILE *f, struct credentials *c, const char *path, char *msg,
     if (errno == ENOMEM) {
         rc = ERR_NOMEM;
     } else if (ferror(f)) {
-        set_msg(msg, msg_len, "%s: %s", path, strerror(errno));
+        err_message(msg, msg_len, "%s: %s", path, strerror(errno));
         rc = ERR_IO;
     }
 
@@ -319,10 +307,10 @@ credentials_load(const char *path, struct credentials **out, char *msg,
     FILE *f = NULL;
     int rc;
 
-    set_msg(msg, msg_len, "%s", "");
+    err_message(msg, msg_len, "%s", "");
     f = fopen(path, "r");
     if (f == NULL) {
-        set_msg(msg, msg_len, "%s: %s", path, strerror(errno));
+        err_message(msg, msg_len, "%s: %s", path, strerror(errno));
         return ERR_IO;
     }
 
@@ -336,7 +324,7 @@ credentials_load(const char *path, struct credentials **out, char *msg,
     if (rc != 0)
         goto out;
     if (c->n == 0) {
-        set_msg(msg, msg_len, "%s: no access keys found", path);
+        err_message(msg, msg_len, "%s: no access keys found", path);
         rc = ERR_INVAL;
         goto out;
     }
@@ -349,7 +337,7 @@ credentials_load(const char *path, struct credentials **out, char *msg,
 
 out:
     if (rc == ERR_NOMEM)
-        set_msg(msg, msg_len, "%s: %s", path, err_str(rc));
+        err_message(msg, msg_len, "%s: %s", path, err_str(rc));
     fclose(f);
     credentials_free(c);
     return rc;

@@ -11,8 +11,9 @@
  *
  * A refusal queued before the body has been read makes libmicrohttpd close
  * the connection after the reply, so an upload whose Content-Length is too
- * big is never read. A chunked upload can only be refused once it ends. The per-request state lives in 'struct request' and is freed by
- * the completion callback whatever happened.
+ * big is never read. A chunked upload can only be refused once it ends.
+ * The per-request state lives in 'struct request' and is freed by the
+ * completion callback whatever happened.
  */
 #include "http/server.h"
 

@@ -90,19 +90,6 @@ struct query_pair {
 
 
 static void
-set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || msg_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-}
-
-
-static void
 text_add(struct text *t, const char *s, size_t n)
 {
     if (t->err != 0)
@@ -616,6 +603,29 @@ out:
 }
 
 
+/*
+ * The signer's list of signed headers: the caller's (checked), or every
+ * header of the request when it gave none. A list made here is returned in
+ * *made for the caller to free. 0, ERR_INVAL, ERR_TOOBIG or ERR_NOMEM.
+ */
+static int
+signed_headers_resolve(const struct sigv4_request *rq, const char **list,
+                       char **made)
+{
+    int rc;
+
+    *made = NULL;
+    if (rq->n_headers > SIGV4_MAX_HEADERS)
+        return ERR_TOOBIG;
+    if (*list != NULL)
+        return signed_headers_check(*list) == 0 ? 0 : ERR_INVAL;
+    rc = all_header_names(rq, made);
+    if (rc == 0)
+        *list = *made;
+    return rc;
+}
+
+
 int
 sigv4_canonical_request_build(const struct sigv4_request *rq,
                               const char *signed_headers, char **out)
@@ -625,16 +635,9 @@ sigv4_canonical_request_build(const struct sigv4_request *rq,
 
     if (rq == NULL || rq->method == NULL || out == NULL)
         return ERR_INVAL;
-    if (rq->n_headers > SIGV4_MAX_HEADERS)
-        return ERR_TOOBIG;
-    if (signed_headers == NULL) {
-        rc = all_header_names(rq, &all);
-        if (rc != 0)
-            return rc;
-        signed_headers = all;
-    } else if (signed_headers_check(signed_headers) != 0) {
-        return ERR_INVAL;
-    }
+    rc = signed_headers_resolve(rq, &signed_headers, &all);
+    if (rc != 0)
+        return rc;
     rc = build_canonical(rq, signed_headers, out);
     free(all);
     return rc;
@@ -946,16 +949,9 @@ sigv4_sign(const struct sigv4_request *rq, const char *signed_headers,
         || secret == NULL || region == NULL || service == NULL
         || authorization_out == NULL || !amz_date_parse(amz_date, &ignored))
         return ERR_INVAL;
-    if (rq->n_headers > SIGV4_MAX_HEADERS)
-        return ERR_TOOBIG;
-    if (signed_headers == NULL) {
-        rc = all_header_names(rq, &all);
-        if (rc != 0)
-            return rc;
-        signed_headers = all;
-    } else if (signed_headers_check(signed_headers) != 0) {
-        return ERR_INVAL;
-    }
+    rc = signed_headers_resolve(rq, &signed_headers, &all);
+    if (rc != 0)
+        return rc;
 
     rc = sign_request(rq, signed_headers, secret, region, service, amz_date,
                       hex);
@@ -997,8 +993,8 @@ auth_component(struct auth *a, const char *name, size_t name_len,
             || memcmp(names[i], name, name_len) != 0)
             continue;
         if (*slot[i] != NULL) {
-            set_msg(msg, msg_len, "Authorization header has more than one "
-                    "'%s' parameter.", names[i]);
+            err_message(msg, msg_len, "Authorization header has more than one "
+                        "'%s' parameter.", names[i]);
             return SIGV4_MALFORMED;
         }
         *slot[i] = value;
@@ -1018,8 +1014,8 @@ auth_parse(const char *v, struct auth *a, char *msg, size_t msg_len)
 
     if (strncmp(s, ALGORITHM, alg_len) != 0
         || (s[alg_len] != ' ' && s[alg_len] != '\t')) {
-        set_msg(msg, msg_len, "Authorization header requires the '"
-                ALGORITHM "' algorithm.");
+        err_message(msg, msg_len, "Authorization header requires the '"
+                    ALGORITHM "' algorithm.");
         return SIGV4_MALFORMED;
     }
     s += alg_len;
@@ -1034,9 +1030,9 @@ auth_parse(const char *v, struct auth *a, char *msg, size_t msg_len)
             break;
         eq = memchr(s, '=', n);
         if (eq == NULL) {
-            set_msg(msg, msg_len, "Authorization header parameter '%.*s' "
-                    "is not of the form Name=Value.", (int)(n > 64 ? 64 : n),
-                    s);
+            err_message(msg, msg_len, "Authorization header parameter "
+                        "'%.*s' is not of the form Name=Value.",
+                        (int)(n > 64 ? 64 : n), s);
             return SIGV4_MALFORMED;
         }
         st = auth_component(a, s, (size_t)(eq - s), eq + 1,
@@ -1092,7 +1088,7 @@ auth_complete(struct auth *a, char *msg, size_t msg_len)
                         "'SignedHeaders' parameter.");
     if (buf[0] == '\0')
         return SIGV4_OK;
-    set_msg(msg, msg_len, "%s", buf);
+    err_message(msg, msg_len, "%s", buf);
     return SIGV4_MALFORMED;
 }
 
@@ -1112,11 +1108,11 @@ scope_parse(const struct auth *a, struct scope *sc, char *msg,
             cut[found++] = a->credential + end;
     }
     if (found < 4 || cut[3] == a->credential) {
-        set_msg(msg, msg_len, "Credential must have exactly 5 "
-                "slash-delimited elements, e.g. keyid/date/region/service/"
-                "term, got '%.*s'",
-                (int)(a->credential_len > 200 ? 200 : a->credential_len),
-                a->credential);
+        err_message(msg, msg_len, "Credential must have exactly 5 "
+                    "slash-delimited elements, e.g. keyid/date/region/service/"
+                    "term, got '%.*s'",
+                    (int)(a->credential_len > 200 ? 200 : a->credential_len),
+                    a->credential);
         return SIGV4_MALFORMED;
     }
     sc->key = a->credential;
@@ -1155,28 +1151,28 @@ scope_check(const struct scope *sc, const char *service,
 {
     if (sc->term_len != strlen(TERMINATOR)
         || memcmp(sc->term, TERMINATOR, sc->term_len) != 0) {
-        set_msg(msg, msg_len, "Credential should be scoped with a valid "
-                "terminator: '" TERMINATOR "', not '%.*s'.",
-                (int)(sc->term_len > 64 ? 64 : sc->term_len), sc->term);
+        err_message(msg, msg_len, "Credential should be scoped with a valid "
+                    "terminator: '" TERMINATOR "', not '%.*s'.",
+                    (int)(sc->term_len > 64 ? 64 : sc->term_len), sc->term);
         return SIGV4_WRONG_SCOPE;
     }
     if (sc->service_len != strlen(service)
         || memcmp(sc->service, service, sc->service_len) != 0) {
-        set_msg(msg, msg_len, "Credential should be scoped to correct "
-                "service: '%s'.", service);
+        err_message(msg, msg_len, "Credential should be scoped to correct "
+                    "service: '%s'.", service);
         return SIGV4_WRONG_SCOPE;
     }
     if (!region_valid(sc->region, sc->region_len)) {
-        set_msg(msg, msg_len, "Credential should be scoped to a valid "
-                "region.");
+        err_message(msg, msg_len, "Credential should be scoped to a valid "
+                    "region.");
         return SIGV4_WRONG_SCOPE;
     }
     if (sc->date_len != 8 || memcmp(sc->date, amz_date, 8) != 0) {
-        set_msg(msg, msg_len, "Date in Credential scope does not match "
-                "YYYYMMDD from ISO-8601 version of date from HTTP: '%.*s' "
-                "!= '%.8s', from '%s'.",
-                (int)(sc->date_len > 32 ? 32 : sc->date_len), sc->date,
-                amz_date, amz_date);
+        err_message(msg, msg_len, "Date in Credential scope does not match "
+                    "YYYYMMDD from ISO-8601 version of date from HTTP: '%.*s' "
+                    "!= '%.8s', from '%s'.",
+                    (int)(sc->date_len > 32 ? 32 : sc->date_len), sc->date,
+                    amz_date, amz_date);
         return SIGV4_WRONG_SCOPE;
     }
     return SIGV4_OK;
@@ -1194,8 +1190,8 @@ request_date(const struct sigv4_request *rq, char amz_date[AMZ_DATE_LEN + 1],
 
     if (x != NULL) {
         if (!amz_date_parse(x, date_s)) {
-            set_msg(msg, msg_len, "X-Amz-Date must be in the ISO8601 Long "
-                    "Format \"yyyyMMdd'T'HHmmss'Z'\"");
+            err_message(msg, msg_len, "X-Amz-Date must be in the ISO8601 Long "
+                        "Format \"yyyyMMdd'T'HHmmss'Z'\"");
             return SIGV4_MALFORMED;
         }
         memcpy(amz_date, x, AMZ_DATE_LEN + 1);
@@ -1203,15 +1199,15 @@ request_date(const struct sigv4_request *rq, char amz_date[AMZ_DATE_LEN + 1],
     }
     if (d != NULL) {
         if (!http_date_parse(d, date_s)) {
-            set_msg(msg, msg_len, "Date must be in the RFC 7231 format "
-                    "\"EEE, dd MMM yyyy HH:mm:ss 'GMT'\"");
+            err_message(msg, msg_len, "Date must be in the RFC 7231 format "
+                        "\"EEE, dd MMM yyyy HH:mm:ss 'GMT'\"");
             return SIGV4_MALFORMED;
         }
         amz_date_format(*date_s, amz_date);
         return SIGV4_OK;
     }
-    set_msg(msg, msg_len, "Authorization header requires existence of "
-            "either a 'X-Amz-Date' or a 'Date' header.");
+    err_message(msg, msg_len, "Authorization header requires existence of "
+                "either a 'X-Amz-Date' or a 'Date' header.");
     return SIGV4_MALFORMED;
 }
 
@@ -1231,12 +1227,14 @@ skew_check(const char *amz_date, int64_t date_s, int64_t now_s,
     amz_date_format(now_s, now);
     if (date_s < now_s) {
         amz_date_format(now_s - max_skew_s, edge);
-        set_msg(msg, msg_len, "Signature expired: %s is now earlier than %s "
-                "(%s - %d %s)", amz_date, edge, now, amount, unit);
+        err_message(msg, msg_len, "Signature expired: %s is now earlier "
+                    "than %s (%s - %d %s)", amz_date, edge, now, amount,
+                    unit);
     } else {
         amz_date_format(now_s + max_skew_s, edge);
-        set_msg(msg, msg_len, "Signature not yet current: %s is still later "
-                "than %s (%s + %d %s)", amz_date, edge, now, amount, unit);
+        err_message(msg, msg_len, "Signature not yet current: %s is still "
+                    "later than %s (%s + %d %s)", amz_date, edge, now, amount,
+                    unit);
     }
     return SIGV4_EXPIRED;
 }
@@ -1251,28 +1249,28 @@ find_authorization(const struct sigv4_request *rq, const char **value,
     const char *v;
 
     if (rq->n_headers > SIGV4_MAX_HEADERS) {
-        set_msg(msg, msg_len, "Request has more than %d headers.",
-                SIGV4_MAX_HEADERS);
+        err_message(msg, msg_len, "Request has more than %d headers.",
+                    SIGV4_MAX_HEADERS);
         return SIGV4_MALFORMED;
     }
     v = header_find(rq, "authorization", &count);
     if (v == NULL || v[strspn(v, " \t")] == '\0') {
-        set_msg(msg, msg_len, "%s", MSG_MISSING);
+        err_message(msg, msg_len, "%s", MSG_MISSING);
         if (rq->query != NULL && (strstr(rq->query, "X-Amz-Algorithm=")
                                   || strstr(rq->query, "X-Amz-Signature=")))
-            set_msg(msg, msg_len, "%s (query-string authentication is not "
-                    "supported; sign the Authorization header)",
-                    MSG_MISSING);
+            err_message(msg, msg_len, "%s (query-string authentication is not "
+                        "supported; sign the Authorization header)",
+                        MSG_MISSING);
         return SIGV4_MISSING;
     }
     if (count > 1) {
-        set_msg(msg, msg_len, "Authorization header must appear only "
-                "once.");
+        err_message(msg, msg_len, "Authorization header must appear only "
+                    "once.");
         return SIGV4_MALFORMED;
     }
     if (strlen(v) > SIGV4_MAX_AUTHORIZATION_LEN) {
-        set_msg(msg, msg_len, "Authorization header is longer than %d "
-                "characters.", SIGV4_MAX_AUTHORIZATION_LEN);
+        err_message(msg, msg_len, "Authorization header is longer than %d "
+                    "characters.", SIGV4_MAX_AUTHORIZATION_LEN);
         return SIGV4_MALFORMED;
     }
     *value = v;
@@ -1287,26 +1285,26 @@ signed_headers_take(const struct sigv4_request *rq, const struct auth *a,
                     size_t msg_len)
 {
     if (a->signed_headers_len > SIGV4_MAX_SIGNED_HEADERS_LEN) {
-        set_msg(msg, msg_len, "SignedHeaders is longer than %d characters.",
-                SIGV4_MAX_SIGNED_HEADERS_LEN);
+        err_message(msg, msg_len, "SignedHeaders is longer than %d characters.",
+                    SIGV4_MAX_SIGNED_HEADERS_LEN);
         return SIGV4_MALFORMED;
     }
     memcpy(out, a->signed_headers, a->signed_headers_len);
     out[a->signed_headers_len] = '\0';
     if (signed_headers_check(out) != 0) {
-        set_msg(msg, msg_len, "SignedHeaders must be a ';'-separated list "
-                "of at most %d header names.", SIGV4_MAX_HEADERS);
+        err_message(msg, msg_len, "SignedHeaders must be a ';'-separated list "
+                    "of at most %d header names.", SIGV4_MAX_HEADERS);
         return SIGV4_MALFORMED;
     }
     if (!signed_headers_has(out, "host")) {
-        set_msg(msg, msg_len, "'Host' or ':authority' must be a "
-                "'SignedHeader' in the AWS Authorization.");
+        err_message(msg, msg_len, "'Host' or ':authority' must be a "
+                    "'SignedHeader' in the AWS Authorization.");
         return SIGV4_MALFORMED;
     }
     if (header_find(rq, "x-amz-security-token", NULL) != NULL
         && !signed_headers_has(out, "x-amz-security-token")) {
-        set_msg(msg, msg_len, "'X-Amz-Security-Token' must be a "
-                "'SignedHeader' in the AWS Authorization.");
+        err_message(msg, msg_len, "'X-Amz-Security-Token' must be a "
+                    "'SignedHeader' in the AWS Authorization.");
         return SIGV4_MALFORMED;
     }
     return SIGV4_OK;
@@ -1333,8 +1331,8 @@ payload_check(const struct sigv4_request *rq, char *msg, size_t msg_len)
     trim_end(given, &len);
     if (len == SIG_HEX_LEN && strncasecmp(given, hex, SIG_HEX_LEN) == 0)
         return SIGV4_OK;
-    set_msg(msg, msg_len, "The provided 'x-amz-content-sha256' header does "
-            "not match what was computed.");
+    err_message(msg, msg_len, "The provided 'x-amz-content-sha256' header does "
+                "not match what was computed.");
     return SIGV4_BAD_SIGNATURE;
 }
 
@@ -1352,17 +1350,17 @@ signature_check(const struct sigv4_request *rq, const struct auth *a,
     rc = sign_request(rq, signed_headers, cred->secret, region, service,
                       amz_date, hex);
     if (rc == ERR_TOOBIG || rc == ERR_INVAL) {
-        set_msg(msg, msg_len, "Request is too large to verify.");
+        err_message(msg, msg_len, "Request is too large to verify.");
         return SIGV4_MALFORMED;
     }
     if (rc != 0) {
-        set_msg(msg, msg_len, "Signature could not be verified: %s.",
-                err_str(rc));
+        err_message(msg, msg_len, "Signature could not be verified: %s.",
+                    err_str(rc));
         return SIGV4_INTERNAL;
     }
     if (a->signature_len != SIG_HEX_LEN
         || !crypto_equal(hex, a->signature, SIG_HEX_LEN)) {
-        set_msg(msg, msg_len, "%s", MSG_BAD_SIGNATURE);
+        err_message(msg, msg_len, "%s", MSG_BAD_SIGNATURE);
         return SIGV4_BAD_SIGNATURE;
     }
     return SIGV4_OK;
@@ -1386,7 +1384,7 @@ sigv4_verify(const struct sigv4_request *rq, const struct credentials *creds,
     enum sigv4_status st;
 
     assert(rq != NULL && service != NULL);
-    set_msg(msg, msg_len, "%s", "");
+    err_message(msg, msg_len, "%s", "");
 
     st = find_authorization(rq, &auth_value, msg, msg_len);
     if (st == SIGV4_OK)
@@ -1412,7 +1410,7 @@ sigv4_verify(const struct sigv4_request *rq, const struct credentials *creds,
         cred = credentials_find(creds, key);
     }
     if (cred == NULL) {
-        set_msg(msg, msg_len, "%s", MSG_UNKNOWN_KEY);
+        err_message(msg, msg_len, "%s", MSG_UNKNOWN_KEY);
         return SIGV4_UNKNOWN_KEY;
     }
     memcpy(region, sc.region, sc.region_len);

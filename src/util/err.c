@@ -2,6 +2,9 @@
 /* Human-readable names for the shared error codes. */
 #include "util/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 
 const char *
 err_str(int rc)
@@ -23,4 +26,17 @@ err_str(int rc)
     case ERR_TOOBIG:    return "too big";
     default:            return "unknown error";
     }
+}
+
+
+void
+err_message(char *msg, size_t msg_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (msg == NULL || msg_len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, msg_len, fmt, ap);
+    va_end(ap);
 }

@@ -10,6 +10,8 @@
 #ifndef TIMBRE_UTIL_ERR_H
 #define TIMBRE_UTIL_ERR_H
 
+#include <stddef.h>
+
 enum {
     ERR_OK = 0,
     ERR_NOMEM = -1,     /* an allocation failed */
@@ -29,5 +31,11 @@ enum {
 
 /* Returns a static, lowercase description of 'rc' ("not found"). */
 const char *err_str(int rc);
+
+/* Formats a message into the caller's buffer 'msg' of 'msg_len' bytes,
+ * cutting it to fit; does nothing when 'msg' is NULL or 'msg_len' is 0.
+ * For modules that report why they failed without logging. */
+void err_message(char *msg, size_t msg_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
