@@ -211,7 +211,7 @@ run_operation(const struct api_env *env, const struct api_call *call,
         if (err.type == NULL)
             api__fail(&err, "InternalServerException", "operation failed");
         if (strcmp(err.type, "InternalServerException") == 0) {
-            snprintf(tag, sizeof(tag), "req=%s", call->request_id);
+            snprintf(tag, sizeof(tag), "req=%.8s", call->request_id);
             log_msg(LOG_ERROR, "api", tag, "%s failed: %s", op->name,
                     err.message);
         }

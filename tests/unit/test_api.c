@@ -20,6 +20,8 @@
 
 #include "api/api.h"
 #include "store/store.h"
+#include "store/store_backend.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define ACCOUNT "123456789012"
@@ -395,6 +397,29 @@ test_domain_quota(void **state)
 }
 
 
+static void
+test_store_failure_is_internal_server_error(void **state)
+{
+    char *id = create_domain(*state);
+    char body[128];
+    struct answer a;
+
+    snprintf(body, sizeof(body), "{\"DomainId\":\"%s\"}", id);
+    store__fail_next(1, ERR_IO);
+    a = call(*state, "VoiceID.DescribeDomain", body);
+    store__fail_next(0, 0);
+    assert_error(&a, 500, "InternalServerException");
+    assert_null(strstr(message_of(&a), id));
+    json_decref(a.body);
+
+    /* The failure touched nothing: the domain is still there. */
+    a = call(*state, "VoiceID.DescribeDomain", body);
+    assert_int_equal(a.status, 200);
+    json_decref(a.body);
+    free(id);
+}
+
+
 int
 main(void)
 {
@@ -415,6 +440,7 @@ main(void)
         T(test_list_pages_with_tokens),
         T(test_client_token_replays_and_conflicts),
         T(test_domain_quota),
+        T(test_store_failure_is_internal_server_error),
 #undef T
     };
 
