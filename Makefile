@@ -9,7 +9,8 @@
 
 CC      ?= cc
 PYTHON  ?= python3
-PKGS    := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8
+PKGS    := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 \
+           sndfile samplerate kissfft-float lapacke openblas
 LISTEN  ?= 127.0.0.1:8000
 DATA    ?= ./data
 
@@ -18,7 +19,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter
-CFLAGS  += -Isrc $(PKG_CFLAGS)
+CFLAGS  += -Iinclude -Isrc $(PKG_CFLAGS)
+LDFLAGS += -Wl,--as-needed
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 MODEL_JSON := model/voiceid-2021-09-27.json
@@ -37,7 +39,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 all: build/timbre
 
 build/timbre: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/libtimbre.a: $(LIB_OBJS)
 	rm -f $@
@@ -53,7 +55,7 @@ $(MODEL_GEN): $(MODEL_JSON) tools/gen_model.py
 
 build/tests/%: tests/unit/%.c build/libtimbre.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libtimbre.a \
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< build/libtimbre.a \
 	    $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
