@@ -202,11 +202,19 @@ authenticate(struct http_server *srv, struct MHD_Connection *conn,
              struct request *rq, const char *url, const char *method,
              struct sigv4_identity *who, enum MHD_Result *ret)
 {
-    struct header_list headers = { .n = 0 };
-    struct query_builder query = { .len = 0 };
+    struct header_list headers;
+    struct query_builder query;
     struct sigv4_request sreq;
     enum sigv4_status st;
     char msg[512];
+
+    /* Only the counters: zeroing the arrays would cost more than the
+     * request's own parsing. */
+    headers.n = 0;
+    headers.overflow = false;
+    query.len = 0;
+    query.text[0] = '\0';
+    query.overflow = false;
 
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header,
                               &headers);
