@@ -24,6 +24,7 @@ err_str(int rc)
     case ERR_EXPIRED:   return "expired";
     case ERR_MISMATCH:  return "bound to other arguments";
     case ERR_TOOBIG:    return "too big";
+    case ERR_NOSPEECH:  return "not enough speech";
     default:            return "unknown error";
     }
 }

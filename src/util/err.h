@@ -27,6 +27,7 @@ enum {
     ERR_EXPIRED = -11,  /* a token, signature or lease is too old */
     ERR_MISMATCH = -12, /* valid in itself but bound to other arguments */
     ERR_TOOBIG = -13,   /* input larger than the configured maximum */
+    ERR_NOSPEECH = -14, /* audio with too little net speech to use */
 };
 
 /* Returns a static, lowercase description of 'rc' ("not found"). */
