@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 #
-# make            builds build/timbre
+# make            builds build/timbre and the default voice model
 # make run        installs missing Debian packages, builds, serves on loopback
-# make test       builds and runs every test (unit, then end-to-end)
+# make test       builds and runs every test (unit, voice, end-to-end)
 # make unit       cmocka unit tests only
+# make voice-test the voice engine's command-line tools on real audio
 # make api-test   end-to-end tests against the real binary only
+# make eval       error rates and speed of the default voice model
 # make model      refreshes model/ from ../shared/spec when that exists
 
 CC      ?= cc
 PYTHON  ?= python3
 PKGS    := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 \
-           sndfile samplerate kissfft-float lapacke openblas
+           sndfile soxr kissfft-float lapacke openblas
 LISTEN  ?= 127.0.0.1:8000
 DATA    ?= ./data
 
@@ -34,9 +36,15 @@ LIB_OBJS := $(filter-out $(MAIN_OBJ),$(OBJS))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 
-.PHONY: all run test unit api-test model clean
+.PHONY: all run test unit voice-test api-test eval model clean
 
-all: build/timbre
+# The default voice model is trained on speech the build synthesises
+# (tools/corpus/README.md); the same sources give the same model.
+CORPUS      := build/corpus
+VOICE_MODEL := build/voice/default.model
+CORPUS_TOOL := tools/synth-corpus.sh tools/synth_corpus.py
+
+all: build/timbre $(VOICE_MODEL)
 
 build/timbre: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -58,6 +66,20 @@ build/tests/%: tests/unit/%.c build/libtimbre.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< build/libtimbre.a \
 	    $(LDLIBS) -lcmocka
 
+$(CORPUS)/%/manifest.tsv: $(CORPUS_TOOL) tools/corpus/sentences-%.txt
+	tools/synth-corpus.sh $(CORPUS)/$* $*
+
+$(VOICE_MODEL): $(CORPUS)/train/manifest.tsv build/timbre
+	@mkdir -p $(dir $@)
+	build/timbre train --corpus $< --out $@
+
+eval: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
+	build/timbre eval --corpus $(CORPUS)/eval/manifest.tsv \
+	    --model $(VOICE_MODEL)
+
+voice-test: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
+	@tests/voice/run.sh
+
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)
 
@@ -66,7 +88,7 @@ api-test: build/timbre
 
 test:
 	@tools/deps.sh test
-	@$(MAKE) --no-print-directory unit api-test
+	@$(MAKE) --no-print-directory unit voice-test api-test
 
 # The build runs in a second make so that pkg-config sees packages that
 # deps.sh has just installed.

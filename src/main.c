@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "api/pagetoken.h"
 #include "api/validate.h"
+#include "cli/cli.h"
 #include "config.h"
 #include "http/credentials.h"
 #include "http/ratelimit.h"
@@ -35,6 +36,14 @@ usage(FILE *out)
     fprintf(out, "timbre %s: a Voice ID compatible voice biometrics "
             "server\n\ncommands:\n"
             "  serve [options]   run the server in the foreground\n"
+            "  compare --enroll A.wav ... --test T.wav ...\n"
+            "                    score test recordings against an "
+            "enrollment\n"
+            "  embed FILE.wav    summarise one recording's voiceprint\n"
+            "  train --corpus MANIFEST.tsv --out MODEL\n"
+            "                    build a speaker model from labelled audio\n"
+            "  eval --corpus MANIFEST.tsv [--model MODEL]\n"
+            "                    measure a model's error rates\n"
             "  version           print the version\n\n", TIMBRE_VERSION);
     config_usage(out);
 }
@@ -248,6 +257,14 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0)
         return serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "compare") == 0)
+        return cli_compare(argc - 2, argv + 2);
+    if (strcmp(argv[1], "embed") == 0)
+        return cli_embed(argc - 2, argv + 2);
+    if (strcmp(argv[1], "train") == 0)
+        return cli_train(argc - 2, argv + 2);
+    if (strcmp(argv[1], "eval") == 0)
+        return cli_eval(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0) {
         printf("timbre %s\n", TIMBRE_VERSION);
         return 0;

@@ -9,8 +9,11 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config python3 libmicrohttpd-dev
             libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
-            libsndfile1-dev libsamplerate0-dev libkissfft-dev
-            liblapacke-dev libopenblas-dev)
+            libsndfile1-dev libsoxr-dev libkissfft-dev
+            liblapacke-dev libopenblas-dev
+            espeak-ng espeak-ng-data flite festival festlex-cmu
+            festlex-poslex festvox-kallpc16k festvox-kdlpc16k
+            festvox-us-slt-hts sox)
 test_pkgs=(libcmocka-dev python3-boto3 python3-pytest awscli jq curl
            wrk nginx-light)
 
