@@ -5,6 +5,7 @@
 # make test       builds and runs every test (unit, voice, end-to-end)
 # make unit       cmocka unit tests only
 # make voice-test the voice engine's command-line tools on real audio
+# make fuzz-test  twenty seconds of libFuzzer on the audio decoder
 # make api-test   end-to-end tests against the real binary only
 # make eval       error rates and speed of the default voice model
 # make model      refreshes model/ from ../shared/spec when that exists
@@ -36,7 +37,7 @@ LIB_OBJS := $(filter-out $(MAIN_OBJ),$(OBJS))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 
-.PHONY: all run test unit voice-test api-test eval model clean
+.PHONY: all run test unit voice-test fuzz-test api-test eval model clean
 
 # The default voice model is trained on speech the build synthesises
 # (tools/corpus/README.md); the same sources give the same model.
@@ -80,6 +81,11 @@ eval: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 voice-test: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 	@tests/voice/run.sh
 
+# A bounded libFuzzer run over the audio decoder.
+fuzz-test:
+	@if fuzz/run.sh 20; then echo "fuzz: 1 passed, 0 failed"; \
+	else echo "fuzz: 0 passed, 1 failed"; exit 1; fi
+
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)
 
@@ -88,7 +94,7 @@ api-test: build/timbre
 
 test:
 	@tools/deps.sh test
-	@$(MAKE) --no-print-directory unit voice-test api-test
+	@$(MAKE) --no-print-directory unit voice-test fuzz-test api-test
 
 # The build runs in a second make so that pkg-config sees packages that
 # deps.sh has just installed.

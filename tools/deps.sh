@@ -15,7 +15,7 @@ build_pkgs=(build-essential pkg-config python3 libmicrohttpd-dev
             festlex-poslex festvox-kallpc16k festvox-kdlpc16k
             festvox-us-slt-hts sox)
 test_pkgs=(libcmocka-dev python3-boto3 python3-pytest awscli jq curl
-           wrk nginx-light)
+           wrk nginx-light clang libclang-rt-14-dev)
 
 wanted=("${build_pkgs[@]}")
 if [ "${1:-run}" = test ]; then

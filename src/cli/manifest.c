@@ -2,10 +2,14 @@
 /* Reading corpus manifests (see manifest.h). */
 #include "cli/manifest.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "util/err.h"
 
@@ -61,9 +65,113 @@ add_row(struct manifest *m, size_t *cap, const char *folder, char *speaker,
 }
 
 
+static int
+skip_hidden(const struct dirent *e)
+{
+    return e->d_name[0] != '.';
+}
+
+
+static bool
+is_audio_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+
+    return dot && (strcasecmp(dot, ".wav") == 0
+                   || strcasecmp(dot, ".flac") == 0);
+}
+
+
+/* Adds the recordings of one speaker's folder, in name order. */
+static int
+scan_speaker(struct manifest *m, size_t *cap, const char *root,
+             const char *speaker, char *msg, size_t msg_len)
+{
+    struct dirent **files = NULL;
+    char folder[MAX_LINE];
+    char rel[MAX_LINE];
+    int n;
+    int rc = 0;
+
+    snprintf(folder, sizeof(folder), "%s/%s", root, speaker);
+    n = scandir(folder, &files, skip_hidden, alphasort);
+    if (n < 0) {
+        err_message(msg, msg_len, "%s: %s", folder, strerror(errno));
+        return ERR_IO;
+    }
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && is_audio_name(files[i]->d_name)) {
+            snprintf(rel, sizeof(rel), "%s/%s", speaker, files[i]->d_name);
+            rc = add_row(m, cap, root, (char *)speaker, files[i]->d_name,
+                         rel);
+        }
+        free(files[i]);
+    }
+    free(files);
+    return rc;
+}
+
+
+static int
+scan_folder(const char *root, struct manifest *m, char *msg,
+            size_t msg_len)
+{
+    struct dirent **speakers = NULL;
+    char sub[MAX_LINE];
+    struct stat st;
+    size_t cap = 0;
+    int n;
+    int rc = 0;
+
+    n = scandir(root, &speakers, skip_hidden, alphasort);
+    if (n < 0) {
+        err_message(msg, msg_len, "%s: %s", root, strerror(errno));
+        return ERR_IO;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(sub, sizeof(sub), "%s/%s", root, speakers[i]->d_name);
+        if (rc == 0 && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = scan_speaker(m, &cap, root, speakers[i]->d_name, msg,
+                              msg_len);
+        free(speakers[i]);
+    }
+    free(speakers);
+    return rc;
+}
+
+
+static int
+read_tsv(const char *path, struct manifest *out, char *msg, size_t msg_len);
+
+
 int
 manifest_load(const char *path, struct manifest *out, char *msg,
               size_t msg_len)
+{
+    struct manifest m = { 0 };
+    struct stat st;
+    int rc;
+
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return read_tsv(path, out, msg, msg_len);
+
+    rc = scan_folder(path, &m, msg, msg_len);
+    if (rc == 0 && m.n_rows == 0) {
+        err_message(msg, msg_len, "%s: no speaker folders with .wav or "
+                    ".flac files", path);
+        rc = ERR_INVAL;
+    }
+    if (rc != 0) {
+        manifest_free(&m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+
+static int
+read_tsv(const char *path, struct manifest *out, char *msg, size_t msg_len)
 {
     struct manifest m = { 0 };
     char folder[MAX_LINE];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Corpus manifests: the manifest.tsv that tools/synth-corpus.sh writes,
- * and that an operator writes for their own recordings. One header line,
+ * and that an operator writes for their own recordings, or a folder with
+ * one subfolder of recordings per speaker. A manifest has one header line,
  * then one utterance a line: speaker_id, utt_id, path (relative to the
  * manifest's folder, or absolute) and optional further columns, separated
  * by tabs. Rows of one speaker keep their order.
@@ -24,8 +25,10 @@ struct manifest {
     size_t n_speakers;
 };
 
-/* Reads 'path' into *out (manifest_free). ERR_IO or ERR_INVAL with the
- * file and line in 'msg'; ERR_NOMEM. */
+/* Reads 'path' into *out (manifest_free). When 'path' is a folder, its
+ * subfolders are the speakers and the .wav and .flac files in each are
+ * their utterances, all in name order. ERR_IO or ERR_INVAL with the file
+ * (and line) in 'msg'; ERR_NOMEM. */
 int manifest_load(const char *path, struct manifest *out, char *msg,
                   size_t msg_len);
 

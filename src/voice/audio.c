@@ -108,6 +108,8 @@ struct voice_audio {
     int eof;                        /* every declared frame was decoded */
     int done;                       /* eof, and every sample went out */
     int failed;                     /* sticky ERR_* of voice_audio_read */
+    float last_sample;              /* previous sample of the channel */
+    int64_t n_rail;                 /* samples stuck at full scale */
     char name[NAME_MAX_LEN];
     char error[ERROR_MAX_LEN];
 };
@@ -702,6 +704,23 @@ fail(struct voice_audio *a, int rc)
 }
 
 
+/* Refuses a recording of which too much sat at full scale: its voice is
+ * distorted beyond what a voiceprint should be made from. */
+static int
+check_clipping(struct voice_audio *a)
+{
+    double share = a->frames_read > 0
+                       ? (double)a->n_rail / (double)a->frames_read : 0;
+
+    if (share <= VOICE_AUDIO_MAX_CLIPPED_SHARE)
+        return 0;
+    snprintf(a->error, sizeof a->error, "%s: the recording is clipped "
+             "(%.1f%% of samples stuck at full scale); record it at a "
+             "lower level", a->name, share * 100);
+    return fail(a, ERR_INVAL);
+}
+
+
 /* Decodes the next source block and stores its selected channel in
  * 'a->mono'; returns the number of frames in '*n'. Sets 'a->eof' once
  * every declared frame has been decoded, or, for a stream of open length,
@@ -732,7 +751,7 @@ fill_mono(struct voice_audio *a, size_t *n)
     if (got <= 0 && open_length) {
         a->eof = 1;
         *n = 0;
-        return 0;
+        return check_clipping(a);
     }
     if (got <= 0) {
         snprintf(a->error, sizeof a->error, "%s: the audio data ends after "
@@ -746,13 +765,22 @@ fill_mono(struct voice_audio *a, size_t *n)
         return fail(a, ERR_TOOBIG);
     }
 
-    for (sf_count_t i = 0; i < got; i++)
-        a->mono[i] = clip(a->block[i * a->channels + a->channel]);
+    for (sf_count_t i = 0; i < got; i++) {
+        float v = clip(a->block[i * a->channels + a->channel]);
+
+        /* A clipped signal sits on the rail for several samples; speech
+         * at a high but safe level passes full scale only in single
+         * samples. */
+        if (fabsf(v) >= VOICE_AUDIO_RAIL_LEVEL && v == a->last_sample)
+            a->n_rail++;
+        a->last_sample = v;
+        a->mono[i] = v;
+    }
     a->frames_read += got;
     if (!open_length && a->frames_read >= a->frames_declared)
         a->eof = 1;
     *n = (size_t)got;
-    return 0;
+    return a->eof ? check_clipping(a) : 0;
 }
 
 

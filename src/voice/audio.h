@@ -44,6 +44,13 @@
 #define VOICE_AUDIO_MAX_CHANNELS 8
 #define VOICE_AUDIO_BLOCK_FRAMES 4096
 
+/* A sample at or above this magnitude that repeats the previous one is
+ * stuck at full scale (mu-law and A-law peak near 0.98). A recording with
+ * more than VOICE_AUDIO_MAX_CLIPPED_SHARE of such samples is refused as
+ * clipped when its end is read. */
+#define VOICE_AUDIO_RAIL_LEVEL 0.95f
+#define VOICE_AUDIO_MAX_CLIPPED_SHARE 0.01
+
 struct voice_audio;
 
 struct voice_audio_info {

@@ -828,6 +828,51 @@ test_audio_close_accepts_null(void **state)
 }
 
 
+/* Writes a 440 Hz sine of 'gain' times full scale, cut at full scale. */
+static const char *
+write_clipped_tone(const char *name, double gain)
+{
+    SF_INFO si = { .samplerate = 8000, .channels = 1,
+                   .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT };
+    float buf[8000];
+    SNDFILE *sf;
+    const char *path = path_of(name);
+
+    sf = sf_open(path, SFM_WRITE, &si);
+    assert_non_null(sf);
+    for (size_t i = 0; i < 8000; i++) {
+        double v = gain * sin(2 * M_PI * 440.0 * (double)i / 8000.0);
+
+        buf[i] = (float)(v > 1.0 ? 1.0 : v < -1.0 ? -1.0 : v);
+    }
+    assert_int_equal(sf_writef_float(sf, buf, 8000), 8000);
+    assert_int_equal(sf_close(sf), 0);
+    return path;
+}
+
+
+static void
+test_audio_refuses_clipped_recordings(void **state)
+{
+    float *x = NULL;
+    size_t n = 0;
+    char msg[MSG_LEN] = "";
+
+    /* Three times full scale: most samples sit on the rail. */
+    assert_int_equal(voice_audio_load(write_clipped_tone("hot.wav", 3.0), 0,
+                                      &x, &n, NULL, msg, sizeof msg),
+                     ERR_INVAL);
+    assert_null(x);
+    assert_non_null(strstr(msg, "hot.wav: the recording is clipped"));
+
+    /* Just under full scale is loud, not clipped. */
+    assert_int_equal(voice_audio_load(write_clipped_tone("loud.wav", 0.99),
+                                      0, &x, &n, NULL, msg, sizeof msg), 0);
+    assert_int_equal(n, 8000);
+    free(x);
+}
+
+
 int
 main(void)
 {
@@ -860,6 +905,7 @@ main(void)
         cmocka_unit_test(test_audio_directory_is_io_error),
         cmocka_unit_test(test_audio_memory_source_checks_like_files),
         cmocka_unit_test(test_audio_close_accepts_null),
+        cmocka_unit_test(test_audio_refuses_clipped_recordings),
     };
 
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -44,17 +44,20 @@ enroll=(--enroll "$spk/ev0001-enroll01.wav" --enroll "$spk/ev0001-enroll02.wav"
 sox -n -r 8000 -c 1 -b 16 "$work/silence.wav" trim 0 20
 head -c 50000 /dev/urandom > "$work/noise-bytes.wav"
 sox "$other/ev0002-test01.wav" "$work/short.wav" trim 0 3
+sox "$other/ev0002-test01.wav" -e signed -b 16 "$work/clipped.wav" gain 40 \
+    2>/dev/null
 
 out=$("$bin" compare --model "$model" "${enroll[@]}" \
       --test "$spk/ev0001-test01.wav" --test "$other/ev0002-test01.wav" \
       --test "$work/silence.wav" --test "$work/noise-bytes.wav" \
-      --test "$work/short.wav" --test "$work/missing.wav")
+      --test "$work/short.wav" --test "$work/missing.wav" \
+      --test "$work/clipped.wav")
 mapfile -t lines <<<"$out"
 summary=$("$bin" embed --model "$model" "$spk/ev0001-test02.wav")
 threshold=$(jq -r '.threshold' <<<"$summary")
 
 check "compare prints one line per test, in order" \
-    [ "${#lines[@]}" -eq 6 ]
+    [ "${#lines[@]}" -eq 7 ]
 check "the caller's own test has the exact keys" \
     json_is "${lines[0]}" '(keys == ["net_speech","score","test"])
                            and (.test | endswith("ev0001-test01.wav"))'
@@ -73,6 +76,8 @@ check "a 3 s clip is too little speech for a test" \
                            and .net_speech > 0'
 check "a missing file is named" \
     json_is "${lines[5]}" '.error | test("missing.wav")'
+check "a clipped recording is refused as clipped" \
+    json_is "${lines[6]}" '.error | test("clipped.wav: the recording is clipped")'
 
 short_enroll=$("$bin" compare --model "$model" \
                --enroll "$spk/ev0001-enroll01.wav" \
