@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,28 +32,14 @@ static char dir[64];
 static int
 make_dir(void **state)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_voice_audio.XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
+    return tmpdir_make(dir, sizeof dir, "test_voice_audio");
 }
 
 
 static int
 remove_dir(void **state)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    return rmdir(dir);
+    return tmpdir_remove(dir);
 }
 
 
