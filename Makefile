@@ -81,6 +81,11 @@ eval: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 voice-test: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 	@tests/voice/run.sh
 
+# Adds jobs through the real storage code, for benchmarks and tests.
+build/bench/seed-jobs: bench/seed_jobs.c build/libtimbre.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libtimbre.a $(LDLIBS)
+
 # A bounded libFuzzer run over the audio decoder.
 fuzz-test:
 	@if fuzz/run.sh 20; then echo "fuzz: 1 passed, 0 failed"; \
@@ -89,7 +94,7 @@ fuzz-test:
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)
 
-api-test: build/timbre
+api-test: build/timbre build/bench/seed-jobs
 	@tests/api/run.sh
 
 test:

@@ -102,5 +102,7 @@ int domains_delete(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int tags_tag(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int tags_untag(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int tags_list(struct api_ctx *, json_t *, json_t **, struct api_error *);
+int jobs_describe(struct api_ctx *, json_t *, json_t **, struct api_error *);
+int jobs_list(struct api_ctx *, json_t *, json_t **, struct api_error *);
 
 #endif

@@ -6,9 +6,11 @@
  *
  * Checks done here, so that backends can rely on them: the handle and every
  * OUT pointer are not NULL, accounts are 12 digits, the strings a record
- * must carry are present, a client token comes with a request hash, and a
- * list asks for at least one record. Anything else (existence, quotas,
- * idempotency) is the backend's business because it needs the data.
+ * must carry are present, a client token comes with a request hash, a
+ * list asks for at least one record, leases have a positive length and a
+ * job ends only in a terminal status. Anything else (existence, quotas,
+ * idempotency, who holds a lease) is the backend's business because it
+ * needs the data.
  *
  * The record free helpers and the test hooks (store__fail_next,
  * store__fail_alloc_next) live here too, since they belong to no backend.
@@ -52,6 +54,30 @@ store_domains_free(struct store_domain *d, size_t n)
     for (size_t i = 0; i < n; i++)
         store_domain_clear(&d[i]);
     free(d);
+}
+
+
+void
+store_job_clear(struct store_job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->name);
+    free(j->status);
+    free(j->failure_message);
+    free(j->request_json);
+    memset(j, 0, sizeof(*j));
+}
+
+
+void
+store_jobs_free(struct store_job *j, size_t n)
+{
+    if (j == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_job_clear(&j[i]);
+    free(j);
 }
 
 
@@ -274,6 +300,126 @@ store_domain_tags_list(struct store *s, const char *account,
     if (out == NULL || n_out == NULL)
         return ERR_INVAL;
     return s->ops->domain_tags_list(s, account, domain_id, out, n_out);
+}
+
+
+/* The fields every stored job carries, whoever fills the rest. */
+static bool
+job_ok(const struct store_job *j)
+{
+    if (!account_ok(j->account) || !id_field_ok(j->id))
+        return false;
+    return id_field_ok(j->domain_id) && j->request_json != NULL;
+}
+
+
+static bool
+job_status_terminal(const char *status)
+{
+    return strcmp(status, "COMPLETED") == 0 ||
+           strcmp(status, "COMPLETED_WITH_ERRORS") == 0 ||
+           strcmp(status, "FAILED") == 0;
+}
+
+
+int
+store_job_create(struct store *s, const struct store_job *j,
+                 const char *client_token, const char *request_hash,
+                 int max_active, struct store_job *out)
+{
+    if (s == NULL || j == NULL || out == NULL || !job_ok(j))
+        return ERR_INVAL;
+    if (client_token != NULL && request_hash == NULL)
+        return ERR_INVAL;
+    return s->ops->job_create(s, j, client_token, request_hash, max_active,
+                              out);
+}
+
+
+/* Every job must name the account and domain of the first, which is the
+ * one domain whose existence the backend checks. */
+int
+store_jobs_import(struct store *s, const struct store_job *jobs, size_t n)
+{
+    if (s == NULL || (n > 0 && jobs == NULL))
+        return ERR_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!job_ok(&jobs[i]) || jobs[i].status == NULL)
+            return ERR_INVAL;
+        if (strcmp(jobs[i].account, jobs[0].account) != 0 ||
+            strcmp(jobs[i].domain_id, jobs[0].domain_id) != 0)
+            return ERR_INVAL;
+    }
+    if (n == 0)
+        return 0;
+    return s->ops->jobs_import(s, jobs, n);
+}
+
+
+int
+store_job_get(struct store *s, const char *account, const char *domain_id,
+              const char *job_id, struct store_job *out)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (job_id == NULL || out == NULL)
+        return ERR_INVAL;
+    return s->ops->job_get(s, account, domain_id, job_id, out);
+}
+
+
+int
+store_job_list(struct store *s, const char *account,
+               const char *domain_id, const char *status,
+               int64_t before_seq, int limit, struct store_job **out,
+               size_t *n_out, bool *more)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (before_seq < 0 || limit < 1)
+        return ERR_INVAL;
+    if (out == NULL || n_out == NULL || more == NULL)
+        return ERR_INVAL;
+    return s->ops->job_list(s, account, domain_id, status, before_seq, limit,
+                            out, n_out, more);
+}
+
+
+int
+store_job_claim(struct store *s, const char *owner, double now,
+                double lease_s, struct store_job *out)
+{
+    if (s == NULL || owner == NULL || out == NULL || !(lease_s > 0))
+        return ERR_INVAL;
+    return s->ops->job_claim(s, owner, now, lease_s, out);
+}
+
+
+int
+store_job_heartbeat(struct store *s, const char *job_id,
+                    const char *owner, double now, double lease_s,
+                    int percent_complete)
+{
+    if (s == NULL || job_id == NULL || owner == NULL || !(lease_s > 0))
+        return ERR_INVAL;
+    if (percent_complete < 0 || percent_complete > 100)
+        return ERR_INVAL;
+    return s->ops->job_heartbeat(s, job_id, owner, now, lease_s,
+                                 percent_complete);
+}
+
+
+int
+store_job_finish(struct store *s, const char *job_id, const char *owner,
+                 const char *status, double ended_at, int failure_code,
+                 const char *failure_message)
+{
+    if (s == NULL || job_id == NULL || owner == NULL || status == NULL)
+        return ERR_INVAL;
+    if (!job_status_terminal(status))
+        return ERR_INVAL;
+    return s->ops->job_finish(s, job_id, owner, status, ended_at,
+                              failure_code, failure_message);
 }
 
 

@@ -51,6 +51,33 @@ struct store_domain {
     double updated_at;
 };
 
+/*
+ * A speaker enrollment job. Its life:
+ *
+ *   SUBMITTED ──claim──► IN_PROGRESS ──finish──► COMPLETED
+ *       ▲                     │                  COMPLETED_WITH_ERRORS
+ *       └── lease expires ────┘                  FAILED
+ *
+ * A runner claims a job with a lease it must renew (heartbeat); a job
+ * whose lease ran out may be claimed again by any runner of any process,
+ * so a runner that died leaves no job stuck, and a job is never run by
+ * two live runners at once.
+ */
+struct store_job {
+    int64_t seq;                        /* creation order, for keysets */
+    char account[STORE_ACCOUNT_LEN + 1];
+    char id[STORE_ID_LEN + 1];
+    char domain_id[STORE_ID_LEN + 1];
+    char *name;                         /* owned; NULL when absent */
+    char *status;                       /* owned: SUBMITTED, ... */
+    double created_at;                  /* epoch seconds */
+    double ended_at;                    /* 0 until the job has ended */
+    int percent_complete;               /* 0..100 */
+    int failure_code;                   /* HTTP-style; 0 when none */
+    char *failure_message;              /* owned; NULL when none */
+    char *request_json;                 /* owned: the job's settings */
+};
+
 struct store_tag {
     char *key;                          /* owned */
     char *value;                        /* owned */
@@ -58,6 +85,9 @@ struct store_tag {
 
 /* Releases the strings a record owns and zeroes it; NULL is fine. */
 void store_domain_clear(struct store_domain *d);
+void store_job_clear(struct store_job *j);
+/* Clears and frees an array of n jobs; NULL is fine. */
+void store_jobs_free(struct store_job *j, size_t n);
 /* Clears and frees an array of n domains; NULL is fine. */
 void store_domains_free(struct store_domain *d, size_t n);
 /* Frees an array of n tags and their strings; NULL is fine. */
@@ -149,6 +179,70 @@ int store_domain_tags_list(struct store *s, const char *account,
  */
 int store_domain_purge(struct store *s, double deleted_before, int limit,
                        size_t *n_erased);
+
+/*
+ * Creates a SUBMITTED job idempotently, like store_domain_create: the same
+ * 'client_token' and 'request_hash' give back the job made the first
+ * time; another hash gives ERR_MISMATCH. 'j' carries account, id,
+ * domain_id, name, created_at and request_json. ERR_NOTFOUND when the
+ * domain is missing or deleted; ERR_QUOTA when the domain already has
+ * 'max_active' jobs that are SUBMITTED or IN_PROGRESS. *out receives the
+ * stored job.
+ */
+int store_job_create(struct store *s, const struct store_job *j,
+                     const char *client_token, const char *request_hash,
+                     int max_active, struct store_job *out);
+
+/*
+ * Adds 'n' jobs of one live domain in one transaction, exactly as given
+ * (any status, times and progress), without quotas or tokens. For seeding
+ * benchmarks and tests through the real storage code; not reachable from
+ * the API. ERR_NOTFOUND when the domain is missing.
+ */
+int store_jobs_import(struct store *s, const struct store_job *jobs,
+                      size_t n);
+
+/* Fetches a job of a live domain. ERR_NOTFOUND if the job, its domain or
+ * the account do not match. */
+int store_job_get(struct store *s, const char *account, const char *domain_id,
+                  const char *job_id, struct store_job *out);
+
+/*
+ * Lists a live domain's jobs newest first, only those in 'status' unless
+ * it is NULL, starting strictly before seq 'before_seq' (0 for the first
+ * page), at most 'limit'. Index-served: a page deep in the history costs
+ * what the first costs. *out is a new array (store_jobs_free); *more says
+ * whether further jobs follow. ERR_NOTFOUND when the domain is missing or
+ * deleted.
+ */
+int store_job_list(struct store *s, const char *account,
+                   const char *domain_id, const char *status,
+                   int64_t before_seq, int limit, struct store_job **out,
+                   size_t *n_out, bool *more);
+
+/*
+ * Claims the oldest job that is SUBMITTED, or IN_PROGRESS with a lease
+ * that expired before 'now', for 'owner' until now + lease_s, marking it
+ * IN_PROGRESS. ERR_NOTFOUND when there is none. Jobs of deleted domains
+ * are never claimed.
+ */
+int store_job_claim(struct store *s, const char *owner, double now,
+                    double lease_s, struct store_job *out);
+
+/* Renews the lease and records progress. ERR_EXPIRED when 'owner' no
+ * longer holds the job (its lease ran out and another runner took it). */
+int store_job_heartbeat(struct store *s, const char *job_id,
+                        const char *owner, double now, double lease_s,
+                        int percent_complete);
+
+/*
+ * Ends a job held by 'owner' with a terminal 'status', 'ended_at',
+ * percent 100 unless FAILED, and failure details (0 and NULL for none).
+ * ERR_EXPIRED when 'owner' no longer holds it.
+ */
+int store_job_finish(struct store *s, const char *job_id, const char *owner,
+                     const char *status, double ended_at, int failure_code,
+                     const char *failure_message);
 
 /* Reads the named key from the small key-value settings table; ERR_NOTFOUND
  * when absent. *value is a new string (free()). Used for server-wide

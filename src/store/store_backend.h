@@ -48,6 +48,26 @@ struct store_ops {
                             struct store_tag **out, size_t *n_out);
     int (*domain_purge)(struct store *s, double deleted_before, int limit,
                         size_t *n_erased);
+    int (*job_create)(struct store *s, const struct store_job *j,
+                      const char *client_token, const char *request_hash,
+                      int max_active, struct store_job *out);
+    int (*jobs_import)(struct store *s, const struct store_job *jobs,
+                       size_t n);
+    int (*job_get)(struct store *s, const char *account,
+                   const char *domain_id, const char *job_id,
+                   struct store_job *out);
+    int (*job_list)(struct store *s, const char *account,
+                    const char *domain_id, const char *status,
+                    int64_t before_seq, int limit, struct store_job **out,
+                    size_t *n_out, bool *more);
+    int (*job_claim)(struct store *s, const char *owner, double now,
+                     double lease_s, struct store_job *out);
+    int (*job_heartbeat)(struct store *s, const char *job_id,
+                         const char *owner, double now, double lease_s,
+                         int percent_complete);
+    int (*job_finish)(struct store *s, const char *job_id, const char *owner,
+                      const char *status, double ended_at, int failure_code,
+                      const char *failure_message);
     int (*setting_get)(struct store *s, const char *key, char **value);
     int (*setting_put)(struct store *s, const char *key, const char *value);
 };

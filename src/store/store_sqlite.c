@@ -33,6 +33,12 @@
  * processes opening a new file at once apply each step once. Steps are
  * only ever appended: an applied step is never edited.
  *
+ * Jobs. Claim, heartbeat and finish are write transactions, so the pick
+ * of a job and its update see the same rows even when runners of several
+ * processes share the file; a lease is (lease_owner, lease_expires), set
+ * while a runner holds the job and cleared when it ends. An import runs
+ * all its rows in one transaction through one prepared statement.
+ *
  * Errors are translated to ERR_* where SQLite returns them (sqlite_error):
  * busy and locked become ERR_BUSY, constraint violations ERR_EXISTS, out of
  * memory ERR_NOMEM, anything else ERR_IO, which is also logged with
@@ -60,6 +66,7 @@
 #define BUSY_BACKOFF_MS 50
 
 #define OP_CREATE_DOMAIN "CreateDomain"
+#define OP_START_JOB "StartSpeakerEnrollmentJob"
 
 struct migration {
     const char *name;
@@ -133,6 +140,38 @@ static const struct migration migrations[] = {
         " key TEXT PRIMARY KEY,"
         " value TEXT NOT NULL) WITHOUT ROWID;"
     },
+    {
+        "speaker enrollment jobs",
+        /* ended_at, failure_code and the lease are NULL while unset; the
+         * lease is set exactly while a runner holds the job. */
+        "CREATE TABLE enrollment_jobs ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " id TEXT UNIQUE NOT NULL,"
+        " account TEXT NOT NULL,"
+        " domain_id TEXT NOT NULL"
+        "  REFERENCES domains (id) ON DELETE CASCADE,"
+        " name TEXT,"
+        " status TEXT NOT NULL,"
+        " created_at REAL NOT NULL,"
+        " ended_at REAL,"
+        " percent INTEGER NOT NULL DEFAULT 0,"
+        " failure_code INTEGER,"
+        " failure_message TEXT,"
+        " request_json TEXT NOT NULL,"
+        " lease_owner TEXT,"
+        " lease_expires REAL);"
+        /* A domain's jobs newest first, read backwards; also the child
+         * lookup of the ON DELETE CASCADE when a domain is purged. */
+        "CREATE INDEX enrollment_jobs_by_domain"
+        " ON enrollment_jobs (domain_id, seq);"
+        /* The status filter of a list, and the count of active jobs for
+         * the quota (a covering prefix). */
+        "CREATE INDEX enrollment_jobs_by_domain_status"
+        " ON enrollment_jobs (domain_id, status, seq);"
+        /* Claiming: the oldest job of a status. */
+        "CREATE INDEX enrollment_jobs_by_status"
+        " ON enrollment_jobs (status, seq);"
+    },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -159,6 +198,17 @@ enum stmt_id {
     ST_SETTING_GET,
     ST_SETTING_PUT,
     ST_DOMAIN_PURGE,
+    ST_JOB_GET,
+    ST_JOB_GET_BY_ID,
+    ST_JOB_COUNT_ACTIVE,
+    ST_JOB_INSERT,
+    ST_JOB_IMPORT,
+    ST_JOB_LIST,
+    ST_JOB_LIST_STATUS,
+    ST_JOB_CLAIM_PICK,
+    ST_JOB_CLAIM,
+    ST_JOB_HEARTBEAT,
+    ST_JOB_FINISH,
     N_STMT
 };
 
@@ -172,6 +222,21 @@ struct stmt_def {
     "seq, account, id, name, description, status, kms_key_id,"              \
     " sse_old_kms_key_id, sse_update_status, sse_update_message,"           \
     " default_watchlist_id, created_at, updated_at"
+
+/* The columns job_from_row reads, in its order. */
+#define JOB_COLS                                                            \
+    "seq, account, id, domain_id, name, status, created_at, ended_at,"      \
+    " percent, failure_code, failure_message, request_json"
+
+/* True for a job row 'j' whose domain is live. */
+#define JOB_DOMAIN_LIVE                                                     \
+    " EXISTS (SELECT 1 FROM domains d WHERE d.id = j.domain_id"             \
+    " AND d.account = j.account AND d.deleted_at IS NULL)"
+
+/* The oldest claimable job whose domain is live, if any. */
+#define JOB_CLAIM_ARM(cond)                                                 \
+    "SELECT seq, id FROM (SELECT seq, id FROM enrollment_jobs j"            \
+    " WHERE " cond " AND" JOB_DOMAIN_LIVE " ORDER BY seq LIMIT 1)"
 
 static const struct stmt_def stmt_defs[N_STMT] = {
     [ST_BEGIN] = { "begin", "BEGIN" },
@@ -270,6 +335,87 @@ static const struct stmt_def stmt_defs[N_STMT] = {
         "DELETE FROM domains WHERE seq IN (SELECT seq FROM domains"
         " WHERE deleted_at IS NOT NULL AND deleted_at < ?1 LIMIT ?2)"
         " RETURNING id"
+    },
+    [ST_JOB_GET] = {
+        "job_get",
+        "SELECT " JOB_COLS " FROM enrollment_jobs j"
+        " WHERE id = ?1 AND account = ?2 AND domain_id = ?3 AND"
+        JOB_DOMAIN_LIVE
+    },
+    [ST_JOB_GET_BY_ID] = {
+        "job_get_by_id",
+        "SELECT " JOB_COLS " FROM enrollment_jobs WHERE id = ?1"
+    },
+    [ST_JOB_COUNT_ACTIVE] = {
+        "job_count_active",
+        "SELECT count(*) FROM enrollment_jobs"
+        " WHERE domain_id = ?1 AND status IN ('SUBMITTED', 'IN_PROGRESS')"
+    },
+    [ST_JOB_INSERT] = {
+        "job_insert",
+        "INSERT INTO enrollment_jobs (account, id, domain_id, name, status,"
+        " created_at, request_json)"
+        " VALUES (?1, ?2, ?3, ?4, 'SUBMITTED', ?5, ?6)"
+    },
+    /* An imported IN_PROGRESS job has no runner: its lease starts out
+     * expired so that the next claim takes it up. */
+    [ST_JOB_IMPORT] = {
+        "job_import",
+        "INSERT INTO enrollment_jobs (account, id, domain_id, name, status,"
+        " created_at, ended_at, percent, failure_code, failure_message,"
+        " request_json, lease_expires)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, nullif(?9, 0),"
+        " ?10, ?11, CASE WHEN ?5 = 'IN_PROGRESS' THEN 0 END)"
+    },
+    /* Plan (SQLite 3.40): SEARCH USING INDEX enrollment_jobs_by_domain
+     * (domain_id=? AND seq<?), read backwards, no sort; the status variant
+     * uses enrollment_jobs_by_domain_status (domain_id=? AND status=? AND
+     * seq<?) the same way. The active count is a COVERING INDEX search of
+     * enrollment_jobs_by_domain_status (domain_id=? AND status=?). */
+    [ST_JOB_LIST] = {
+        "job_list",
+        "SELECT " JOB_COLS " FROM enrollment_jobs"
+        " WHERE account = ?1 AND domain_id = ?2 AND seq < ?3"
+        " ORDER BY seq DESC LIMIT ?4"
+    },
+    [ST_JOB_LIST_STATUS] = {
+        "job_list_status",
+        "SELECT " JOB_COLS " FROM enrollment_jobs"
+        " WHERE account = ?1 AND domain_id = ?2 AND status = ?3"
+        " AND seq < ?4 ORDER BY seq DESC LIMIT ?5"
+    },
+    /* Two index-served arms rather than one OR, which would sort every
+     * SUBMITTED job to find the oldest. Plan (SQLite 3.40): each arm is a
+     * SEARCH USING INDEX enrollment_jobs_by_status (status=?) in seq order
+     * with a domain lookup by its id index per row; the outer ORDER BY
+     * merges at most one row from each. Jobs of deleted domains are
+     * stepped over until the retention sweep erases them. */
+    [ST_JOB_CLAIM_PICK] = {
+        "job_claim_pick",
+        JOB_CLAIM_ARM("status = 'SUBMITTED'")
+        " UNION ALL "
+        JOB_CLAIM_ARM("status = 'IN_PROGRESS' AND lease_expires < ?1")
+        " ORDER BY seq LIMIT 1"
+    },
+    [ST_JOB_CLAIM] = {
+        "job_claim",
+        "UPDATE enrollment_jobs SET status = 'IN_PROGRESS',"
+        " lease_owner = ?2, lease_expires = ?3"
+        " WHERE id = ?1 AND (status = 'SUBMITTED'"
+        " OR (status = 'IN_PROGRESS' AND lease_expires < ?4))"
+    },
+    [ST_JOB_HEARTBEAT] = {
+        "job_heartbeat",
+        "UPDATE enrollment_jobs SET lease_expires = ?3, percent = ?4"
+        " WHERE id = ?1 AND lease_owner = ?2 AND status = 'IN_PROGRESS'"
+    },
+    [ST_JOB_FINISH] = {
+        "job_finish",
+        "UPDATE enrollment_jobs SET status = ?3, ended_at = ?4,"
+        " percent = CASE WHEN ?3 = 'FAILED' THEN percent ELSE 100 END,"
+        " failure_code = nullif(?5, 0), failure_message = ?6,"
+        " lease_owner = NULL, lease_expires = NULL"
+        " WHERE id = ?1 AND lease_owner = ?2 AND status = 'IN_PROGRESS'"
     },
 };
 
@@ -583,6 +729,45 @@ domain_from_row(sqlite3_stmt *st, struct store_domain *out)
         return rc;
     }
     *out = d;
+    return 0;
+}
+
+
+/* Reads a row of JOB_COLS into *out (untouched on failure). */
+static int
+job_from_row(sqlite3_stmt *st, struct store_job *out)
+{
+    struct store_job j;
+    int rc;
+
+    memset(&j, 0, sizeof(j));
+    j.seq = sqlite3_column_int64(st, 0);
+    rc = col_fixed(st, 1, j.account, sizeof(j.account));
+    if (rc == 0)
+        rc = col_fixed(st, 2, j.id, sizeof(j.id));
+    if (rc == 0)
+        rc = col_fixed(st, 3, j.domain_id, sizeof(j.domain_id));
+    if (rc == 0)
+        rc = col_text(st, 4, &j.name);
+    if (rc == 0)
+        rc = col_text(st, 5, &j.status);
+    j.created_at = sqlite3_column_double(st, 6);
+    /* SQL NULL reads as 0, which is what the record uses for unset. */
+    j.ended_at = sqlite3_column_double(st, 7);
+    j.percent_complete = sqlite3_column_int(st, 8);
+    j.failure_code = sqlite3_column_int(st, 9);
+    if (rc == 0)
+        rc = col_text(st, 10, &j.failure_message);
+    if (rc == 0)
+        rc = col_text(st, 11, &j.request_json);
+    if (rc == 0 && (j.status == NULL || j.request_json == NULL))
+        rc = ERR_INTERNAL;
+
+    if (rc != 0) {
+        store_job_clear(&j);
+        return rc;
+    }
+    *out = j;
     return 0;
 }
 
@@ -1647,6 +1832,483 @@ sqlite_setting_put(struct store *s, const char *key, const char *value)
 }
 
 
+/* Fetches a job through statement 'id' whose parameters follow 'types';
+ * ERR_NOTFOUND when no row matches. */
+static int
+job_fetch(struct conn *c, enum stmt_id id, struct store_job *out,
+          const char *types, ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+    int rc;
+
+    va_start(ap, types);
+    rc = stmt_vopen(c, id, &st, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+
+    rc = stmt_step(c, id);
+    if (rc == 1)
+        rc = job_from_row(st, out);
+    else if (rc == 0)
+        rc = ERR_NOTFOUND;
+    stmt_done(st);
+    return rc;
+}
+
+
+struct job_create_args {
+    const struct store_job *j;
+    const char *client_token;
+    const char *request_hash;
+    int max_active;
+    struct store_job result;
+};
+
+
+/* Looks the client token up: 1 if unused, 0 with the first request's job
+ * in a->result if it is a replay, or an ERR_*. */
+static int
+job_create_replay(struct conn *c, struct job_create_args *a)
+{
+    sqlite3_stmt *st;
+    char *stored_hash = NULL;
+    char *job_id = NULL;
+    int rc;
+
+    rc = stmt_open(c, ST_IDEM_GET, &st, "sss", a->j->account, OP_START_JOB,
+                   a->client_token);
+    if (rc != 0)
+        return rc;
+    rc = stmt_step(c, ST_IDEM_GET);
+    if (rc == 1) {
+        rc = col_text(st, 0, &stored_hash);
+        if (rc == 0)
+            rc = col_text(st, 1, &job_id);
+    } else if (rc == 0) {
+        rc = 1;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        goto out;
+
+    if (stored_hash == NULL || job_id == NULL) {
+        rc = ERR_INTERNAL;
+        goto out;
+    }
+    if (strcmp(stored_hash, a->request_hash) != 0) {
+        rc = ERR_MISMATCH;
+        goto out;
+    }
+    /* Looked up in the domain of this request: a token reused for
+     * another domain finds nothing there rather than a foreign job. */
+    rc = job_fetch(c, ST_JOB_GET, &a->result, "sss", job_id,
+                   a->j->account, a->j->domain_id);
+
+out:
+    free(stored_hash);
+    free(job_id);
+    return rc;
+}
+
+
+static int
+job_create_body(struct conn *c, void *arg)
+{
+    struct job_create_args *a = arg;
+    const struct store_job *j = a->j;
+    int64_t n_active;
+    int rc;
+
+    store_job_clear(&a->result);
+
+    if (a->client_token != NULL) {
+        rc = job_create_replay(c, a);
+        if (rc <= 0)
+            return rc;
+    }
+
+    /* Checked and counted inside the write transaction: no delete or
+     * other create can slip in before the insert. */
+    rc = domain_check_live(c, j->account, j->domain_id);
+    if (rc == 0) {
+        rc = stmt_int64(c, ST_JOB_COUNT_ACTIVE, &n_active, "s",
+                        j->domain_id);
+    }
+    if (rc != 0)
+        return rc;
+    if (n_active >= a->max_active)
+        return ERR_QUOTA;
+
+    rc = stmt_exec(c, ST_JOB_INSERT, "ssssds", j->account, j->id,
+                   j->domain_id, j->name, j->created_at, j->request_json);
+    if (rc == 0 && a->client_token != NULL) {
+        rc = stmt_exec(c, ST_IDEM_PUT, "sssssd", j->account, OP_START_JOB,
+                       a->client_token, a->request_hash, j->id,
+                       j->created_at);
+    }
+    if (rc != 0)
+        return rc;
+
+    return job_fetch(c, ST_JOB_GET_BY_ID, &a->result, "s", j->id);
+}
+
+
+static int
+sqlite_job_create(struct store *s, const struct store_job *j,
+                  const char *client_token, const char *request_hash,
+                  int max_active, struct store_job *out)
+{
+    struct job_create_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.j = j;
+    a.client_token = client_token;
+    a.request_hash = request_hash;
+    a.max_active = max_active;
+
+    rc = write_run(store_of(s), job_create_body, &a);
+    if (rc != 0) {
+        store_job_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+struct import_args {
+    const struct store_job *jobs;
+    size_t n;
+};
+
+
+/* One prepared statement reset and rebound per row, in one transaction:
+ * the per-row cost is the B-tree inserts, not parsing or syncing. */
+static int
+import_body(struct conn *c, void *arg)
+{
+    struct import_args *a = arg;
+    const struct store_job *j;
+    int rc;
+
+    rc = domain_check_live(c, a->jobs[0].account, a->jobs[0].domain_id);
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
+        j = &a->jobs[i];
+        rc = stmt_exec(c, ST_JOB_IMPORT, "sssssddiiss", j->account, j->id,
+                       j->domain_id, j->name, j->status, j->created_at,
+                       j->ended_at, (int64_t)j->percent_complete,
+                       (int64_t)j->failure_code, j->failure_message,
+                       j->request_json);
+    }
+    return rc;
+}
+
+
+static int
+sqlite_jobs_import(struct store *s, const struct store_job *jobs, size_t n)
+{
+    struct import_args a = { jobs, n };
+
+    return write_run(store_of(s), import_body, &a);
+}
+
+
+struct job_get_args {
+    const char *account;
+    const char *domain_id;
+    const char *job_id;
+    struct store_job result;
+};
+
+
+static int
+job_get_body(struct conn *c, void *arg)
+{
+    struct job_get_args *a = arg;
+
+    store_job_clear(&a->result);
+    return job_fetch(c, ST_JOB_GET, &a->result, "sss", a->job_id,
+                     a->account, a->domain_id);
+}
+
+
+static int
+sqlite_job_get(struct store *s, const char *account, const char *domain_id,
+               const char *job_id, struct store_job *out)
+{
+    struct job_get_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.job_id = job_id;
+
+    /* One statement checks the job and its domain: no snapshot needed. */
+    rc = read_run(store_of(s), TXN_NONE, job_get_body, &a);
+    if (rc != 0) {
+        store_job_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+struct job_list_args {
+    const char *account;
+    const char *domain_id;
+    const char *status;
+    int64_t before_seq;
+    int limit;
+    struct store_job *items;
+    size_t n;
+    bool more;
+};
+
+
+static void
+job_list_args_release(struct job_list_args *a)
+{
+    store_jobs_free(a->items, a->n);
+    a->items = NULL;
+    a->n = 0;
+    a->more = false;
+}
+
+
+static int
+job_list_body(struct conn *c, void *arg)
+{
+    struct job_list_args *a = arg;
+    enum stmt_id id = a->status != NULL ? ST_JOB_LIST_STATUS : ST_JOB_LIST;
+    /* 0 starts at the newest: no seq reaches INT64_MAX. */
+    int64_t before = a->before_seq > 0 ? a->before_seq : INT64_MAX;
+    int64_t n_rows = (int64_t)a->limit + 1;
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc;
+
+    job_list_args_release(a);
+
+    rc = domain_check_live(c, a->account, a->domain_id);
+    if (rc != 0)
+        return rc;
+
+    /* One row more than asked says whether another page follows. */
+    if (a->status != NULL) {
+        rc = stmt_open(c, id, &st, "sssii", a->account, a->domain_id,
+                       a->status, before, n_rows);
+    } else {
+        rc = stmt_open(c, id, &st, "ssii", a->account, a->domain_id, before,
+                       n_rows);
+    }
+    if (rc != 0)
+        return rc;
+
+    while ((rc = stmt_step(c, id)) == 1) {
+        if (a->n == (size_t)a->limit) {
+            a->more = true;
+            continue;
+        }
+        rc = array_reserve((void **)&a->items, &cap, a->n,
+                           sizeof(*a->items));
+        if (rc == 0)
+            rc = job_from_row(st, &a->items[a->n]);
+        if (rc != 0)
+            break;
+        a->n++;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        job_list_args_release(a);
+    return rc;
+}
+
+
+static int
+sqlite_job_list(struct store *s, const char *account,
+                const char *domain_id, const char *status,
+                int64_t before_seq, int limit, struct store_job **out,
+                size_t *n_out, bool *more)
+{
+    struct job_list_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.status = status;
+    a.before_seq = before_seq;
+    a.limit = limit;
+
+    /* One snapshot for the domain check and the page. */
+    rc = read_run(store_of(s), TXN_READ, job_list_body, &a);
+    if (rc != 0) {
+        job_list_args_release(&a);
+        return rc;
+    }
+    *out = a.items;
+    *n_out = a.n;
+    *more = a.more;
+    return 0;
+}
+
+
+struct claim_args {
+    const char *owner;
+    double now;
+    double lease_s;
+    struct store_job result;
+};
+
+
+/* Picks and takes the job under the write lock, so a runner of another
+ * process cannot take the same job between the two statements. */
+static int
+claim_body(struct conn *c, void *arg)
+{
+    struct claim_args *a = arg;
+    sqlite3_stmt *st;
+    char *job_id = NULL;
+    int rc;
+
+    store_job_clear(&a->result);
+
+    rc = stmt_open(c, ST_JOB_CLAIM_PICK, &st, "d", a->now);
+    if (rc != 0)
+        return rc;
+    rc = stmt_step(c, ST_JOB_CLAIM_PICK);
+    if (rc == 1)
+        rc = col_text(st, 1, &job_id);
+    else if (rc == 0)
+        rc = ERR_NOTFOUND;
+    stmt_done(st);
+    if (rc == 0 && job_id == NULL)
+        rc = ERR_INTERNAL;
+    if (rc != 0)
+        goto out;
+
+    rc = stmt_exec(c, ST_JOB_CLAIM, "ssdd", job_id, a->owner,
+                   a->now + a->lease_s, a->now);
+    if (rc != 0)
+        goto out;
+    /* The pick and the update test the same condition in one write
+     * transaction, so a miss means the two statements disagree. */
+    if (sqlite3_changes(c->db) != 1) {
+        rc = ERR_INTERNAL;
+        goto out;
+    }
+    rc = job_fetch(c, ST_JOB_GET_BY_ID, &a->result, "s", job_id);
+
+out:
+    free(job_id);
+    return rc;
+}
+
+
+static int
+sqlite_job_claim(struct store *s, const char *owner, double now,
+                 double lease_s, struct store_job *out)
+{
+    struct claim_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.owner = owner;
+    a.now = now;
+    a.lease_s = lease_s;
+
+    rc = write_run(store_of(s), claim_body, &a);
+    if (rc != 0) {
+        store_job_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+struct lease_args {
+    const char *job_id;
+    const char *owner;
+    double expires;                     /* heartbeat */
+    int percent_complete;
+    const char *status;                 /* finish */
+    double ended_at;
+    int failure_code;
+    const char *failure_message;
+};
+
+
+static int
+heartbeat_body(struct conn *c, void *arg)
+{
+    struct lease_args *a = arg;
+    int rc;
+
+    rc = stmt_exec(c, ST_JOB_HEARTBEAT, "ssdi", a->job_id, a->owner,
+                   a->expires, (int64_t)a->percent_complete);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) == 0 ? ERR_EXPIRED : 0;
+}
+
+
+/* A lease past its end still counts as held until another runner claims
+ * the job: a slow runner that renews late loses nothing. */
+static int
+sqlite_job_heartbeat(struct store *s, const char *job_id,
+                     const char *owner, double now, double lease_s,
+                     int percent_complete)
+{
+    struct lease_args a;
+
+    memset(&a, 0, sizeof(a));
+    a.job_id = job_id;
+    a.owner = owner;
+    a.expires = now + lease_s;
+    a.percent_complete = percent_complete;
+    return write_run(store_of(s), heartbeat_body, &a);
+}
+
+
+static int
+finish_body(struct conn *c, void *arg)
+{
+    struct lease_args *a = arg;
+    int rc;
+
+    rc = stmt_exec(c, ST_JOB_FINISH, "sssdis", a->job_id, a->owner,
+                   a->status, a->ended_at, (int64_t)a->failure_code,
+                   a->failure_message);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) == 0 ? ERR_EXPIRED : 0;
+}
+
+
+static int
+sqlite_job_finish(struct store *s, const char *job_id, const char *owner,
+                  const char *status, double ended_at, int failure_code,
+                  const char *failure_message)
+{
+    struct lease_args a;
+
+    memset(&a, 0, sizeof(a));
+    a.job_id = job_id;
+    a.owner = owner;
+    a.status = status;
+    a.ended_at = ended_at;
+    a.failure_code = failure_code;
+    a.failure_message = failure_message;
+    return write_run(store_of(s), finish_body, &a);
+}
+
+
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
     .schema_version = sqlite_schema_version,
@@ -1661,4 +2323,11 @@ static const struct store_ops sqlite_ops = {
     .setting_get = sqlite_setting_get,
     .setting_put = sqlite_setting_put,
     .domain_purge = sqlite_domain_purge,
+    .job_create = sqlite_job_create,
+    .jobs_import = sqlite_jobs_import,
+    .job_get = sqlite_job_get,
+    .job_list = sqlite_job_list,
+    .job_claim = sqlite_job_claim,
+    .job_heartbeat = sqlite_job_heartbeat,
+    .job_finish = sqlite_job_finish,
 };

@@ -242,18 +242,18 @@ test_wrong_type_is_validation_error(void **state)
 static void
 test_unbuilt_operation_is_501_after_validation(void **state)
 {
-    struct answer a = call(*state, "VoiceID.ListSpeakerEnrollmentJobs",
+    struct answer a = call(*state, "VoiceID.ListSpeakers",
                            "{\"DomainId\":\"abc\"}");
 
     /* Bad input is reported first, as for any operation. */
     assert_error(&a, 400, "ValidationException");
     json_decref(a.body);
 
-    a = call(*state, "VoiceID.ListSpeakerEnrollmentJobs",
+    a = call(*state, "VoiceID.ListSpeakers",
              "{\"DomainId\":\"abcdefghijklmnopqrstuv\"}");
     assert_error(&a, 501, "NotImplementedException");
-    assert_string_equal(message_of(&a), "ListSpeakerEnrollmentJobs is not "
-                        "available in this version of Timbre");
+    assert_string_equal(message_of(&a), "ListSpeakers is not available in "
+                        "this version of Timbre");
     json_decref(a.body);
 }
 

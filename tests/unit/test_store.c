@@ -208,13 +208,13 @@ test_open_creates_schema_at_latest_version(void **state)
     sqlite3 *db;
     sqlite3_stmt *st;
 
-    assert_int_equal(store__sqlite_schema_latest(), 3);
-    assert_int_equal(store_schema_version(f->s), 3);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(store__sqlite_schema_latest(), 4);
+    assert_int_equal(store_schema_version(f->s), 4);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
                              " WHERE type = 'table' AND name IN ('domains',"
                              " 'watchlists', 'domain_tags', 'idempotency',"
-                             " 'settings')"), 5);
+                             " 'settings', 'enrollment_jobs')"), 6);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
                              " WHERE name = 'domains_live_by_account'"), 1);
 
@@ -244,7 +244,8 @@ test_reopen_is_idempotent_and_keeps_data(void **state)
 
     for (int i = 0; i < 2; i++) {
         assert_int_equal(store_open(f->path, &f->s), 0);
-        assert_int_equal(store_schema_version(f->s), 3);
+        assert_int_equal(store_schema_version(f->s),
+                         store__sqlite_schema_latest());
         assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
         assert_domain_equal(&d, &got);
         store_domain_clear(&got);
@@ -254,7 +255,8 @@ test_reopen_is_idempotent_and_keeps_data(void **state)
         store_close(f->s);
         f->s = NULL;
     }
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+                     store__sqlite_schema_latest());
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
     assert_int_equal(store_open(f->path, &f->s), 0);
 }
@@ -1272,6 +1274,770 @@ test_create_waits_for_another_writer(void **state)
 }
 
 
+/* Fills 'j' with job n of domain 'dom' of 'account'; strings are borrowed
+ * from static storage, so 'j' must not be cleared. */
+static void
+job_make(struct store_job *j, const char *account, int dom, int n)
+{
+    memset(j, 0, sizeof(*j));
+    snprintf(j->account, sizeof(j->account), "%s", account);
+    snprintf(j->id, sizeof(j->id), "J%021d", n);
+    snprintf(j->domain_id, sizeof(j->domain_id), "D%021d", dom);
+    j->name = "nightly-batch";
+    j->created_at = 1700000100.5 + n;
+    j->request_json = "{\"InputDataConfig\":{\"S3Uri\":\"s3://b/in\"}}";
+}
+
+
+static int
+job_create_n(struct store *s, const char *account, int dom, int n,
+             int max_active)
+{
+    struct store_job j;
+    struct store_job out;
+    int rc;
+
+    job_make(&j, account, dom, n);
+    rc = store_job_create(s, &j, NULL, NULL, max_active, &out);
+    if (rc == 0)
+        store_job_clear(&out);
+    return rc;
+}
+
+
+static void
+assert_job_id(const struct store_job *j, int n)
+{
+    char want[STORE_ID_LEN + 1];
+
+    snprintf(want, sizeof(want), "J%021d", n);
+    assert_string_equal(j->id, want);
+}
+
+
+/* Claims one job for 'owner' and checks it is job n. */
+static void
+claim_expect(struct store *s, const char *owner, double now, int n)
+{
+    struct store_job got;
+
+    assert_int_equal(store_job_claim(s, owner, now, 30, &got), 0);
+    assert_job_id(&got, n);
+    assert_string_equal(got.status, "IN_PROGRESS");
+    store_job_clear(&got);
+}
+
+
+static void
+test_job_round_trips_every_field(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job j;
+    struct store_job made;
+    struct store_job got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    job_make(&j, ACCOUNT_A, 1, 1);
+    assert_int_equal(store_job_create(f->s, &j, "tok", "hash", 5, &made),
+                     0);
+    assert_true(made.seq > 0);
+    assert_string_equal(made.status, "SUBMITTED");
+
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, j.domain_id, j.id, &got),
+                     0);
+    assert_int_equal(got.seq, made.seq);
+    assert_string_equal(got.account, ACCOUNT_A);
+    assert_string_equal(got.id, j.id);
+    assert_string_equal(got.domain_id, j.domain_id);
+    assert_string_equal(got.name, "nightly-batch");
+    assert_string_equal(got.status, "SUBMITTED");
+    assert_true(got.created_at == j.created_at);
+    assert_true(got.ended_at == 0);
+    assert_int_equal(got.percent_complete, 0);
+    assert_int_equal(got.failure_code, 0);
+    assert_null(got.failure_message);
+    assert_string_equal(got.request_json, j.request_json);
+    store_job_clear(&got);
+    store_job_clear(&made);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"
+                             " WHERE ended_at IS NULL"
+                             " AND failure_code IS NULL"), 1);
+
+    /* An import keeps every field as given; an absent name stays NULL. */
+    job_make(&j, ACCOUNT_A, 1, 2);
+    j.name = NULL;
+    j.status = "FAILED";
+    j.ended_at = 1700000200.75;
+    j.percent_complete = 42;
+    j.failure_code = 400;
+    j.failure_message = "bad audio";
+    assert_int_equal(store_jobs_import(f->s, &j, 1), 0);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, j.domain_id, j.id, &got),
+                     0);
+    assert_null(got.name);
+    assert_string_equal(got.status, "FAILED");
+    assert_true(got.ended_at == j.ended_at);
+    assert_int_equal(got.percent_complete, 42);
+    assert_int_equal(got.failure_code, 400);
+    assert_string_equal(got.failure_message, "bad audio");
+    store_job_clear(&got);
+    store_job_clear(NULL);
+    store_jobs_free(NULL, 3);
+}
+
+
+static void
+test_job_same_token_returns_first_job_and_other_hash_mismatches(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job j;
+    struct store_job out;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    job_make(&j, ACCOUNT_A, 1, 1);
+    assert_int_equal(store_job_create(f->s, &j, "tok", "h1", 5, &out), 0);
+    store_job_clear(&out);
+
+    /* The retry carries a fresh id, which must not be used. */
+    job_make(&j, ACCOUNT_A, 1, 2);
+    assert_int_equal(store_job_create(f->s, &j, "tok", "h1", 5, &out), 0);
+    assert_job_id(&out, 1);
+    store_job_clear(&out);
+
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_job_create(f->s, &j, "tok", "h2", 5, &out),
+                     ERR_MISMATCH);
+    assert_null(out.status);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"),
+                     1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM idempotency"
+                             " WHERE operation = 'StartSpeakerEnrollmentJob'"
+                             " AND resource_id = 'J000000000000000000001'"),
+                     1);
+}
+
+
+static void
+test_job_quota_counts_active_jobs_of_the_domain(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, 1), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 2, 1), ERR_QUOTA);
+    /* Another domain has its own count. */
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 2, 3, 1), 0);
+
+    /* IN_PROGRESS still counts; an ended job does not. */
+    claim_expect(f->s, "r1", 100, 1);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 2, 1), ERR_QUOTA);
+    assert_int_equal(store_job_finish(f->s, "J000000000000000000001", "r1",
+                                      "COMPLETED", 101, 0, NULL), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 2, 1), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"),
+                     3);
+}
+
+
+static void
+test_job_calls_on_missing_or_deleted_domain_are_not_found(void **state)
+{
+    struct fixture *f = *state;
+    const char *dom = "D000000000000000000001";
+    const char *job = "J000000000000000000001";
+    struct store_job j;
+    struct store_job got;
+    struct store_job *items = NULL;
+    size_t n = 7;
+    bool more;
+
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, 5), ERR_NOTFOUND);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, dom, job, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A, dom, NULL, 0, 10,
+                                    &items, &n, &more), ERR_NOTFOUND);
+    assert_null(items);
+    assert_int_equal(n, 7);
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, 5), 0);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, dom, 5.0), 0);
+
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 2, 5), ERR_NOTFOUND);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, dom, job, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A, dom, NULL, 0, 10,
+                                    &items, &n, &more), ERR_NOTFOUND);
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A, dom, "SUBMITTED", 0,
+                                    10, &items, &n, &more), ERR_NOTFOUND);
+    job_make(&j, ACCOUNT_A, 1, 3);
+    j.status = "SUBMITTED";
+    assert_int_equal(store_jobs_import(f->s, &j, 1), ERR_NOTFOUND);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"),
+                     1);
+
+    /* The retention sweep takes the jobs along with their domain. */
+    assert_int_equal(store_domain_purge(f->s, 10.0, 10, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"),
+                     0);
+}
+
+
+static void
+test_job_of_other_account_or_domain_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    const char *dom = "D000000000000000000001";
+    const char *job = "J000000000000000000001";
+    struct store_job got;
+    struct store_job *items = NULL;
+    size_t n;
+    bool more;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, 5), 0);
+
+    assert_int_equal(store_job_get(f->s, ACCOUNT_B, dom, job, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, "D000000000000000000002",
+                                   job, &got), ERR_NOTFOUND);
+    assert_int_equal(store_job_list(f->s, ACCOUNT_B, dom, NULL, 0, 10,
+                                    &items, &n, &more), ERR_NOTFOUND);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_B, 1, 2, 5), ERR_NOTFOUND);
+
+    /* The other domain of the same account lists nothing. */
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A,
+                                    "D000000000000000000002", NULL, 0, 10,
+                                    &items, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    store_jobs_free(items, n);
+}
+
+
+/* Lists every job of domain 1 of ACCOUNT_A newest first, 'limit' a page,
+ * calling between(s, i) after page i; returns the job numbers seen. */
+static size_t
+job_list_all(struct store *s, const char *status, int limit, int *seen,
+             size_t cap, void (*between)(struct store *s, int i))
+{
+    const char *dom = "D000000000000000000001";
+    struct store_job *items;
+    int64_t before = 0;
+    size_t n_seen = 0;
+    size_t n;
+    bool more = true;
+
+    for (int i = 0; more; i++) {
+        items = NULL;
+        assert_int_equal(store_job_list(s, ACCOUNT_A, dom, status, before,
+                                        limit, &items, &n, &more), 0);
+        assert_true(n <= (size_t)limit);
+        assert_true(more ? n == (size_t)limit : true);
+        for (size_t j = 0; j < n; j++) {
+            assert_true(n_seen < cap);
+            assert_true(before == 0 || items[j].seq < before);
+            if (status != NULL)
+                assert_string_equal(items[j].status, status);
+            seen[n_seen++] = atoi(items[j].id + 1);
+            before = items[j].seq;
+        }
+        store_jobs_free(items, n);
+        if (between != NULL)
+            between(s, i);
+    }
+    return n_seen;
+}
+
+
+static void
+job_create_between_pages(struct store *s, int i)
+{
+    assert_int_equal(job_create_n(s, ACCOUNT_A, 1, 100 + i, NO_QUOTA), 0);
+}
+
+
+static void
+test_job_list_pages_newest_first_without_skips_or_repeats(void **state)
+{
+    struct fixture *f = *state;
+    int seen[64];
+    size_t n;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    for (int i = 1; i <= 10; i++) {
+        assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, i, NO_QUOTA), 0);
+        /* Interleaved jobs of another domain must not show. */
+        assert_int_equal(job_create_n(f->s, ACCOUNT_A, 2, 50 + i, NO_QUOTA),
+                         0);
+    }
+
+    /* Jobs created between pages are newer than the cursor: unseen. */
+    n = job_list_all(f->s, NULL, 3, seen, 64, job_create_between_pages);
+    assert_int_equal(n, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(seen[i], 10 - i);
+
+    /* A fresh listing starts with them; a page of exactly the rest says
+     * no more. */
+    n = job_list_all(f->s, NULL, 14, seen, 64, NULL);
+    assert_int_equal(n, 14);
+    assert_int_equal(seen[0], 103);
+    assert_int_equal(seen[3], 100);
+    assert_int_equal(seen[4], 10);
+}
+
+
+static void
+test_job_list_filters_by_status(void **state)
+{
+    struct fixture *f = *state;
+    static char *const statuses[] = { "SUBMITTED", "COMPLETED",
+                                      "FAILED" };
+    struct store_job jobs[30];
+    int seen[64];
+    size_t n;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    for (int i = 0; i < 30; i++) {
+        job_make(&jobs[i], ACCOUNT_A, 1, i + 1);
+        jobs[i].status = statuses[i % 3];
+    }
+    assert_int_equal(store_jobs_import(f->s, jobs, 30), 0);
+
+    n = job_list_all(f->s, "COMPLETED", 4, seen, 64, NULL);
+    assert_int_equal(n, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(seen[i], 29 - 3 * i);
+
+    n = job_list_all(f->s, "IN_PROGRESS", 4, seen, 64, NULL);
+    assert_int_equal(n, 0);
+    n = job_list_all(f->s, NULL, 7, seen, 64, NULL);
+    assert_int_equal(n, 30);
+}
+
+
+static void
+test_job_import_then_deep_page_returns_right_seqs(void **state)
+{
+    struct fixture *f = *state;
+    const char *dom = "D000000000000000000001";
+    enum { N = 10000 };
+    struct store_job *jobs = calloc(N, sizeof(*jobs));
+    struct store_job *items = NULL;
+    int64_t first_seq;
+    size_t n;
+    bool more;
+
+    assert_non_null(jobs);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    for (int i = 0; i < N; i++) {
+        job_make(&jobs[i], ACCOUNT_A, 1, i + 1);
+        jobs[i].status = "COMPLETED";
+    }
+    assert_int_equal(store_jobs_import(f->s, jobs, N), 0);
+    free(jobs);
+    first_seq = raw_int(f->path, "SELECT min(seq) FROM enrollment_jobs");
+    assert_int_equal(raw_int(f->path, "SELECT max(seq) FROM enrollment_jobs"),
+                     first_seq + N - 1);
+
+    /* Job k has seq first_seq + k - 1; the page before job 5000 holds
+     * jobs 4999 down to 4990. */
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A, dom, NULL,
+                                    first_seq + 4999, 10, &items, &n,
+                                    &more), 0);
+    assert_int_equal(n, 10);
+    assert_true(more);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(items[i].seq, first_seq + 4998 - (int64_t)i);
+        assert_job_id(&items[i], 4999 - (int)i);
+    }
+    store_jobs_free(items, n);
+
+    /* The last page ends the listing. */
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A, dom, "COMPLETED",
+                                    first_seq + 2, 10, &items, &n, &more),
+                     0);
+    assert_int_equal(n, 2);
+    assert_false(more);
+    store_jobs_free(items, n);
+}
+
+
+static void
+test_job_import_is_all_or_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job jobs[3];
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    for (int i = 0; i < 3; i++) {
+        job_make(&jobs[i], ACCOUNT_A, 1, i + 1);
+        jobs[i].status = "SUBMITTED";
+    }
+    memcpy(jobs[2].id, jobs[0].id, sizeof(jobs[2].id));
+    assert_int_equal(store_jobs_import(f->s, jobs, 3), ERR_EXISTS);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"),
+                     0);
+    assert_true(raw_can_write(f->path));
+}
+
+
+static void
+test_job_claim_takes_the_oldest_submitted(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job jobs[2];
+    struct store_job got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(store_job_claim(f->s, "r1", 100, 30, &got),
+                     ERR_NOTFOUND);
+
+    /* An ended job is never claimed. */
+    job_make(&jobs[0], ACCOUNT_A, 1, 1);
+    jobs[0].status = "COMPLETED";
+    job_make(&jobs[1], ACCOUNT_A, 1, 2);
+    jobs[1].status = "SUBMITTED";
+    assert_int_equal(store_jobs_import(f->s, jobs, 2), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 3, NO_QUOTA), 0);
+
+    assert_int_equal(store_job_claim(f->s, "r1", 100, 30, &got), 0);
+    assert_job_id(&got, 2);
+    assert_string_equal(got.status, "IN_PROGRESS");
+    store_job_clear(&got);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, "D000000000000000000001",
+                                   "J000000000000000000002", &got), 0);
+    assert_string_equal(got.status, "IN_PROGRESS");
+    store_job_clear(&got);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"
+                             " WHERE lease_owner = 'r1'"
+                             " AND lease_expires = 130"), 1);
+
+    claim_expect(f->s, "r2", 100, 3);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_job_claim(f->s, "r3", 100, 30, &got),
+                     ERR_NOTFOUND);
+    assert_null(got.status);
+}
+
+
+static void
+test_job_heartbeat_needs_the_owner(void **state)
+{
+    struct fixture *f = *state;
+    const char *job = "J000000000000000000001";
+    struct store_job got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, NO_QUOTA), 0);
+    assert_int_equal(store_job_heartbeat(f->s, job, "r1", 100, 30, 10),
+                     ERR_EXPIRED);
+    claim_expect(f->s, "r1", 100, 1);
+
+    assert_int_equal(store_job_heartbeat(f->s, job, "r1", 120, 30, 40), 0);
+    assert_int_equal(store_job_heartbeat(f->s, job, "r2", 121, 30, 50),
+                     ERR_EXPIRED);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, "D000000000000000000001",
+                                   job, &got), 0);
+    assert_int_equal(got.percent_complete, 40);
+    store_job_clear(&got);
+    assert_int_equal(raw_int(f->path, "SELECT lease_expires FROM"
+                             " enrollment_jobs"), 150);
+
+    /* The renewed lease keeps the job from a claim at the old expiry. */
+    assert_int_equal(store_job_claim(f->s, "r2", 140, 30, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_job_heartbeat(f->s, "J000000000000000000009",
+                                         "r1", 120, 30, 40), ERR_EXPIRED);
+}
+
+
+static void
+test_job_expired_lease_is_reclaimed_and_first_owner_loses_it(void **state)
+{
+    struct fixture *f = *state;
+    const char *job = "J000000000000000000001";
+    struct store_job got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, NO_QUOTA), 0);
+    claim_expect(f->s, "r1", 100, 1);
+
+    /* Held until the lease ends, not at its very end. */
+    assert_int_equal(store_job_claim(f->s, "r2", 110, 30, &got),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_job_claim(f->s, "r2", 130, 30, &got),
+                     ERR_NOTFOUND);
+    claim_expect(f->s, "r2", 131, 1);
+
+    assert_int_equal(store_job_heartbeat(f->s, job, "r1", 132, 30, 90),
+                     ERR_EXPIRED);
+    assert_int_equal(store_job_finish(f->s, job, "r1", "COMPLETED", 133, 0,
+                                      NULL), ERR_EXPIRED);
+    assert_int_equal(store_job_heartbeat(f->s, job, "r2", 134, 30, 20), 0);
+    assert_int_equal(store_job_finish(f->s, job, "r2", "COMPLETED", 135, 0,
+                                      NULL), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"
+                             " WHERE status = 'COMPLETED'"), 1);
+}
+
+
+/* An imported IN_PROGRESS job has no runner, so its lease starts out
+ * expired and the next claim takes it up. */
+static void
+test_job_imported_in_progress_job_is_claimable(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job j;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    job_make(&j, ACCOUNT_A, 1, 1);
+    j.status = "IN_PROGRESS";
+    j.percent_complete = 60;
+    assert_int_equal(store_jobs_import(f->s, &j, 1), 0);
+    claim_expect(f->s, "r1", 100, 1);
+}
+
+
+static void
+test_job_finish_records_the_outcome(void **state)
+{
+    struct fixture *f = *state;
+    const char *dom = "D000000000000000000001";
+    const char *job1 = "J000000000000000000001";
+    const char *job2 = "J000000000000000000002";
+    struct store_job got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 2, NO_QUOTA), 0);
+    claim_expect(f->s, "r1", 100, 1);
+    claim_expect(f->s, "r1", 100, 2);
+
+    assert_int_equal(store_job_finish(f->s, job1, "r1", "COMPLETED", 150.5,
+                                      0, NULL), 0);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, dom, job1, &got), 0);
+    assert_string_equal(got.status, "COMPLETED");
+    assert_true(got.ended_at == 150.5);
+    assert_int_equal(got.percent_complete, 100);
+    assert_int_equal(got.failure_code, 0);
+    assert_null(got.failure_message);
+    store_job_clear(&got);
+
+    /* A failed job keeps the progress it had reached. */
+    assert_int_equal(store_job_heartbeat(f->s, job2, "r1", 110, 30, 30), 0);
+    assert_int_equal(store_job_finish(f->s, job2, "r1", "FAILED", 160, 400,
+                                      "no speech in the audio"), 0);
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, dom, job2, &got), 0);
+    assert_string_equal(got.status, "FAILED");
+    assert_true(got.ended_at == 160);
+    assert_int_equal(got.percent_complete, 30);
+    assert_int_equal(got.failure_code, 400);
+    assert_string_equal(got.failure_message, "no speech in the audio");
+    store_job_clear(&got);
+
+    /* The lease is gone: neither owner nor claim touches the job again. */
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"
+                             " WHERE lease_owner IS NOT NULL"
+                             " OR lease_expires IS NOT NULL"), 0);
+    assert_int_equal(store_job_finish(f->s, job1, "r1", "FAILED", 170, 500,
+                                      "late"), ERR_EXPIRED);
+    assert_int_equal(store_job_heartbeat(f->s, job1, "r1", 170, 30, 5),
+                     ERR_EXPIRED);
+    assert_int_equal(store_job_claim(f->s, "r2", 1e12, 30, &got),
+                     ERR_NOTFOUND);
+}
+
+
+static void
+test_job_of_deleted_domain_is_not_claimed(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job got;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 2, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 2, 3, NO_QUOTA), 0);
+    claim_expect(f->s, "r1", 100, 1);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A,
+                                         "D000000000000000000001", 101), 0);
+
+    /* Neither the waiting job nor the expired one of the dead domain. */
+    claim_expect(f->s, "r2", 1000, 3);
+    assert_int_equal(store_job_claim(f->s, "r2", 1000, 30, &got),
+                     ERR_NOTFOUND);
+}
+
+
+struct claimer {
+    struct store *s;
+    char owner[8];
+    int claimed[32];
+    int n;
+    int errors;
+};
+
+
+static void *
+claimer_run(void *arg)
+{
+    struct claimer *c = arg;
+    struct store_job got;
+    int rc;
+
+    for (;;) {
+        rc = store_job_claim(c->s, c->owner, 100, 600, &got);
+        if (rc == ERR_NOTFOUND)
+            break;
+        if (rc != 0 || c->n == 32) {
+            c->errors++;
+            break;
+        }
+        c->claimed[c->n++] = atoi(got.id + 1);
+        store_job_clear(&got);
+        sched_yield();
+    }
+    return NULL;
+}
+
+
+/* Two handles on one file stand for two processes: their writers take
+ * the file's lock, not the handle's mutex, to exclude each other. */
+static void
+test_job_concurrent_claims_give_each_job_to_one_runner(void **state)
+{
+    struct fixture *f = *state;
+    struct claimer claimers[4];
+    pthread_t threads[4];
+    struct store *other;
+    int owners[21] = { 0 };
+    int total = 0;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    for (int i = 1; i <= 20; i++)
+        assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, i, NO_QUOTA), 0);
+    assert_int_equal(store_open(f->path, &other), 0);
+
+    for (int i = 0; i < 4; i++) {
+        memset(&claimers[i], 0, sizeof(claimers[i]));
+        claimers[i].s = i % 2 == 0 ? f->s : other;
+        snprintf(claimers[i].owner, sizeof(claimers[i].owner), "r%d", i);
+        assert_int_equal(pthread_create(&threads[i], NULL, claimer_run,
+                                        &claimers[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(claimers[i].errors, 0);
+        for (int k = 0; k < claimers[i].n; k++) {
+            assert_in_range(claimers[i].claimed[k], 1, 20);
+            owners[claimers[i].claimed[k]]++;
+        }
+        total += claimers[i].n;
+    }
+    store_close(other);
+
+    assert_int_equal(total, 20);
+    for (int i = 1; i <= 20; i++)
+        assert_int_equal(owners[i], 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"
+                             " WHERE status = 'IN_PROGRESS'"
+                             " AND lease_owner IS NOT NULL"), 20);
+}
+
+
+/* Fails each step of a job create in turn: nothing may stay behind. */
+static void
+test_job_failed_create_leaves_no_job_and_no_token(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job j;
+    struct store_job out;
+    int rc = ERR_IO;
+    int step;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    job_make(&j, ACCOUNT_A, 1, 1);
+    for (step = 1; step < 50 && rc != 0; step++) {
+        store__fail_next(step, ERR_IO);
+        memset(&out, 0, sizeof(out));
+        rc = store_job_create(f->s, &j, "tok", "hash", 5, &out);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, ERR_IO);
+        assert_null(out.status);
+        store__fail_next(0, 0);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                                 " enrollment_jobs"), 0);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                                 " idempotency"), 0);
+        assert_true(raw_can_write(f->path));
+    }
+    store__fail_next(0, 0);
+
+    /* BEGIN, token lookup, domain check, count, insert, token, read-back,
+     * COMMIT: eight steps, so the ninth attempt is the first success. */
+    assert_int_equal(rc, 0);
+    assert_int_equal(step, 9);
+    assert_job_id(&out, 1);
+    store_job_clear(&out);
+
+    /* An allocation failure while reading back loses the output only. */
+    store__fail_alloc_next(1);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_job_get(f->s, ACCOUNT_A, j.domain_id, j.id, &out),
+                     ERR_NOMEM);
+    assert_null(out.status);
+    store__fail_alloc_next(0);
+}
+
+
+static void
+test_job_invalid_arguments_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    const char *job = "J000000000000000000001";
+    struct store_job jobs[2];
+    struct store_job out;
+    struct store_job *items;
+    size_t n;
+    bool more;
+
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    job_make(&jobs[0], ACCOUNT_A, 1, 1);
+    jobs[0].request_json = NULL;
+    assert_int_equal(store_job_create(f->s, &jobs[0], NULL, NULL, 5, &out),
+                     ERR_INVAL);
+    job_make(&jobs[0], ACCOUNT_A, 1, 1);
+    assert_int_equal(store_job_create(f->s, &jobs[0], "tok", NULL, 5, &out),
+                     ERR_INVAL);
+
+    /* An import names one domain. */
+    jobs[0].status = "SUBMITTED";
+    job_make(&jobs[1], ACCOUNT_A, 2, 2);
+    jobs[1].status = "SUBMITTED";
+    assert_int_equal(store_jobs_import(f->s, jobs, 2), ERR_INVAL);
+    assert_int_equal(store_jobs_import(f->s, NULL, 0), 0);
+
+    assert_int_equal(store_job_list(f->s, ACCOUNT_A,
+                                    "D000000000000000000001", NULL, 0, 0,
+                                    &items, &n, &more), ERR_INVAL);
+    assert_int_equal(store_job_claim(f->s, "r1", 100, 0, &out), ERR_INVAL);
+    assert_int_equal(store_job_heartbeat(f->s, job, "r1", 100, 30, 101),
+                     ERR_INVAL);
+    assert_int_equal(store_job_finish(f->s, job, "r1", "SUBMITTED", 100, 0,
+                                      NULL), ERR_INVAL);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollment_jobs"),
+                     0);
+}
+
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1312,6 +2078,24 @@ main(void)
         T(test_concurrent_creates_respect_the_quota),
         T(test_readers_run_alongside_the_writer),
         T(test_create_waits_for_another_writer),
+        T(test_job_round_trips_every_field),
+        T(test_job_same_token_returns_first_job_and_other_hash_mismatches),
+        T(test_job_quota_counts_active_jobs_of_the_domain),
+        T(test_job_calls_on_missing_or_deleted_domain_are_not_found),
+        T(test_job_of_other_account_or_domain_is_not_found),
+        T(test_job_list_pages_newest_first_without_skips_or_repeats),
+        T(test_job_list_filters_by_status),
+        T(test_job_import_then_deep_page_returns_right_seqs),
+        T(test_job_import_is_all_or_nothing),
+        T(test_job_claim_takes_the_oldest_submitted),
+        T(test_job_heartbeat_needs_the_owner),
+        T(test_job_expired_lease_is_reclaimed_and_first_owner_loses_it),
+        T(test_job_imported_in_progress_job_is_claimable),
+        T(test_job_finish_records_the_outcome),
+        T(test_job_of_deleted_domain_is_not_claimed),
+        T(test_job_concurrent_claims_give_each_job_to_one_runner),
+        T(test_job_failed_create_leaves_no_job_and_no_token),
+        T(test_job_invalid_arguments_are_refused),
     };
 
     /* Migrations and retries log at info and warn; keep the run quiet. */
