@@ -209,6 +209,39 @@ test_list_domains_auto_paginates_and_resumes() {
     assert_eq "$joined" "$all" "pages joined with --starting-token"
 }
 
+test_list_enrollment_jobs_paginates_newest_first() {
+    local id all first token joined rest failed
+    id=$(create_domain "$(new_name)" | jq -r .Domain.DomainId)
+    "$repo/build/bench/seed-jobs" --data-dir "$tmp/data" --domain "$id" \
+        --count 230 >/dev/null || fail "seeding jobs"
+
+    all=$(vid list-speaker-enrollment-jobs --domain-id "$id" \
+          | jq -c '[.JobSummaries[].JobName]')
+    assert_eq "$(jq 'length' <<<"$all")" 230 "every job, auto-paginated"
+    assert_eq "$(jq -r '.[0], .[229]' <<<"$all" | tr '\n' ' ')" \
+        "seed-229 seed-0 " "newest first"
+
+    first=$(vid list-speaker-enrollment-jobs --domain-id "$id" \
+            --max-items 25)
+    assert_eq "$(jq '.JobSummaries | length' <<<"$first")" 25 \
+        "items with --max-items 25"
+    token=$(jq -r .NextToken <<<"$first")
+    joined=$(jq -c '[.JobSummaries[].JobName]' <<<"$first")
+    while [[ -n "$token" && "$token" != null ]]; do
+        rest=$(vid list-speaker-enrollment-jobs --domain-id "$id" \
+               --max-items 60 --starting-token "$token")
+        joined=$(jq -c --argjson more \
+            "$(jq -c '[.JobSummaries[].JobName]' <<<"$rest")" \
+            '. + $more' <<<"$joined")
+        token=$(jq -r '.NextToken // empty' <<<"$rest")
+    done
+    assert_eq "$joined" "$all" "pages joined with --starting-token"
+
+    failed=$(vid list-speaker-enrollment-jobs --domain-id "$id" \
+             --job-status FAILED | jq '[.JobSummaries[].JobStatus] | unique')
+    assert_eq "$(jq -c . <<<"$failed")" '["FAILED"]' "status filter"
+}
+
 test_update_domain_replaces_attributes() {
     local created id out name
     created=$(create_domain "$(new_name)" --description "to be dropped")

@@ -7,6 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
@@ -26,9 +28,10 @@ import {
     ValidationException,
     VoiceIDServiceException,
     paginateListDomains,
+    paginateListSpeakerEnrollmentJobs,
 } from '@aws-sdk/client-voice-id';
 
-import { Server, startServer } from './server.mjs';
+import { BINARY, Server, startServer } from './server.mjs';
 
 const ID22 = /^[a-zA-Z0-9]{22}$/;
 const MANY = ['--max-domains', '1000'];
@@ -165,6 +168,25 @@ it('ListDomains pages in creation order; the paginator collects all',
         assert.equal(typeof first.NextToken, 'string');
         assert.deepEqual(byFours, created);
         assert.deepEqual(byDefault, created);
+    });
+
+it('the ListSpeakerEnrollmentJobs paginator walks every job, newest first',
+    async () => {
+        const d = await createDomain(client);
+        const seed = join(BINARY, '..', 'bench', 'seed-jobs');
+        execFileSync(seed, ['--data-dir', join(server.dir, 'data'),
+            '--domain', d.DomainId, '--count', '120']);
+
+        const names = [];
+        for await (const page of paginateListSpeakerEnrollmentJobs(
+            { client, pageSize: 50 }, { DomainId: d.DomainId })) {
+            names.push(...page.JobSummaries.map((j) => j.JobName));
+        }
+
+        assert.equal(names.length, 120);
+        assert.equal(names[0], 'seed-119');
+        assert.equal(names[119], 'seed-0');
+        assert.equal(new Set(names).size, 120);
     });
 
 it('UpdateDomain replaces every attribute', async () => {
