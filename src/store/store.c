@@ -7,10 +7,11 @@
  * Checks done here, so that backends can rely on them: the handle and every
  * OUT pointer are not NULL, accounts are 12 digits, the strings a record
  * must carry are present, a client token comes with a request hash, a
- * list asks for at least one record, leases have a positive length and a
- * job ends only in a terminal status. Anything else (existence, quotas,
- * idempotency, who holds a lease) is the backend's business because it
- * needs the data.
+ * list asks for at least one record, leases have a positive length, a
+ * job ends only in a terminal status, a generated speaker id starts with
+ * "id#" and fits its field, and an enrollment carries a voiceprint.
+ * Anything else (existence, quotas, idempotency, who holds a lease) is the
+ * backend's business because it needs the data.
  *
  * The record free helpers and the test hooks (store__fail_next,
  * store__fail_alloc_next) live here too, since they belong to no backend.
@@ -78,6 +79,30 @@ store_jobs_free(struct store_job *j, size_t n)
     for (size_t i = 0; i < n; i++)
         store_job_clear(&j[i]);
     free(j);
+}
+
+
+void
+store_speaker_clear(struct store_speaker *sp)
+{
+    if (sp == NULL)
+        return;
+    free(sp->customer_id);
+    free(sp->status);
+    free(sp->voiceprint);
+    free(sp->voiceprint_version);
+    memset(sp, 0, sizeof(*sp));
+}
+
+
+void
+store_speakers_free(struct store_speaker *sp, size_t n)
+{
+    if (sp == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_speaker_clear(&sp[i]);
+    free(sp);
 }
 
 
@@ -420,6 +445,108 @@ store_job_finish(struct store *s, const char *job_id, const char *owner,
         return ERR_INVAL;
     return s->ops->job_finish(s, job_id, owner, status, ended_at,
                               failure_code, failure_message);
+}
+
+
+/* True if 'id' is a generated speaker id that fits struct store_speaker:
+ * "id#" and at least one more character. */
+static bool
+speaker_new_id_ok(const char *id)
+{
+    size_t len;
+
+    if (id == NULL || strncmp(id, "id#", 3) != 0)
+        return false;
+    len = strnlen(id, STORE_ID_LEN + 4);
+    return len > 3 && len < STORE_ID_LEN + 4;
+}
+
+
+int
+store_speaker_get(struct store *s, const char *account,
+                  const char *domain_id, const char *speaker_id,
+                  struct store_speaker *out)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (speaker_id == NULL || out == NULL)
+        return ERR_INVAL;
+    return s->ops->speaker_get(s, account, domain_id, speaker_id, out);
+}
+
+
+int
+store_speaker_list(struct store *s, const char *account,
+                   const char *domain_id, int64_t after_seq, int limit,
+                   struct store_speaker **out, size_t *n_out, bool *more)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (after_seq < 0 || limit < 1)
+        return ERR_INVAL;
+    if (out == NULL || n_out == NULL || more == NULL)
+        return ERR_INVAL;
+    return s->ops->speaker_list(s, account, domain_id, after_seq, limit, out,
+                                n_out, more);
+}
+
+
+int
+store_speaker_delete(struct store *s, const char *account,
+                     const char *domain_id, const char *speaker_id)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (speaker_id == NULL)
+        return ERR_INVAL;
+    return s->ops->speaker_delete(s, account, domain_id, speaker_id);
+}
+
+
+/* 'new_id' is required even when the speaker exists: the caller cannot
+ * know beforehand whether it will be used. */
+int
+store_speaker_opt_out(struct store *s, const char *account,
+                      const char *domain_id, const char *speaker_id,
+                      const char *new_id, int max_speakers, double now,
+                      struct store_speaker *out)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (speaker_id == NULL || speaker_id[0] == '\0' || out == NULL)
+        return ERR_INVAL;
+    if (!speaker_new_id_ok(new_id))
+        return ERR_INVAL;
+    return s->ops->speaker_opt_out(s, account, domain_id, speaker_id,
+                                   new_id, max_speakers, now, out);
+}
+
+
+/* An enrollment always brings a voiceprint, even on the paths that end
+ * up not storing it; a customer id cannot look like a generated one. */
+int
+store_enroll_apply(struct store *s, const char *job_id,
+                   const char *request_id, const struct store_speaker *sp,
+                   bool overwrite, int max_speakers,
+                   enum store_enroll_outcome *outcome,
+                   struct store_speaker *out)
+{
+    if (s == NULL || job_id == NULL || request_id == NULL || sp == NULL)
+        return ERR_INVAL;
+    if (outcome == NULL || out == NULL)
+        return ERR_INVAL;
+    if (!account_ok(sp->account) || !id_field_ok(sp->domain_id))
+        return ERR_INVAL;
+    if (memchr(sp->id, '\0', sizeof(sp->id)) == NULL ||
+        !speaker_new_id_ok(sp->id))
+        return ERR_INVAL;
+    if (sp->customer_id == NULL || sp->customer_id[0] == '\0' ||
+        strncmp(sp->customer_id, "id#", 3) == 0)
+        return ERR_INVAL;
+    if (sp->voiceprint == NULL || sp->voiceprint_len == 0)
+        return ERR_INVAL;
+    return s->ops->enroll_apply(s, job_id, request_id, sp, overwrite,
+                                max_speakers, outcome, out);
 }
 
 

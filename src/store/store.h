@@ -78,6 +78,32 @@ struct store_job {
     char *request_json;                 /* owned: the job's settings */
 };
 
+/* A speaker of a domain, known by the caller's CustomerSpeakerId and by
+ * the GeneratedSpeakerId Timbre gave it. */
+struct store_speaker {
+    int64_t seq;                        /* creation order, for keysets */
+    char account[STORE_ACCOUNT_LEN + 1];
+    char domain_id[STORE_ID_LEN + 1];
+    char id[STORE_ID_LEN + 4];          /* "id#" + 22 alphanumerics */
+    char *customer_id;                  /* owned */
+    char *status;                       /* owned: ENROLLED, OPTED_OUT, ... */
+    double created_at;
+    double updated_at;
+    double last_accessed_at;
+    unsigned char *voiceprint;          /* owned: sealed bytes; NULL if none */
+    size_t voiceprint_len;
+    char *voiceprint_version;           /* owned: model version; or NULL */
+};
+
+/* How an enrollment request of a job ended; what the output file says. */
+enum store_enroll_outcome {
+    STORE_ENROLL_NEW = 1,               /* NEW_ENROLLMENT */
+    STORE_ENROLL_OVERWRITE,             /* ENROLLMENT_OVERWRITE */
+    STORE_ENROLL_SKIPPED,               /* DUPLICATE_SKIPPED */
+    STORE_ENROLL_OPTED_OUT,             /* refused: 409 */
+    STORE_ENROLL_QUOTA,                 /* refused: 402 */
+};
+
 struct store_tag {
     char *key;                          /* owned */
     char *value;                        /* owned */
@@ -85,6 +111,8 @@ struct store_tag {
 
 /* Releases the strings a record owns and zeroes it; NULL is fine. */
 void store_domain_clear(struct store_domain *d);
+
+/* Releases what a job record owns and zeroes it; NULL is fine. */
 void store_job_clear(struct store_job *j);
 /* Clears and frees an array of n jobs; NULL is fine. */
 void store_jobs_free(struct store_job *j, size_t n);
@@ -243,6 +271,62 @@ int store_job_heartbeat(struct store *s, const char *job_id,
 int store_job_finish(struct store *s, const char *job_id, const char *owner,
                      const char *status, double ended_at, int failure_code,
                      const char *failure_message);
+
+/* Releases what a speaker record owns and zeroes it; NULL is fine. */
+void store_speaker_clear(struct store_speaker *sp);
+/* Clears and frees an array of n speakers; NULL is fine. */
+void store_speakers_free(struct store_speaker *sp, size_t n);
+
+/* Fetches a speaker of a live domain by CustomerSpeakerId or, when
+ * 'speaker_id' starts with "id#", by GeneratedSpeakerId. ERR_NOTFOUND. */
+int store_speaker_get(struct store *s, const char *account,
+                      const char *domain_id, const char *speaker_id,
+                      struct store_speaker *out);
+
+/* Lists a live domain's speakers in creation order after 'after_seq', at
+ * most 'limit' (store_speakers_free); ERR_NOTFOUND for the domain. */
+int store_speaker_list(struct store *s, const char *account,
+                       const char *domain_id, int64_t after_seq, int limit,
+                       struct store_speaker **out, size_t *n_out,
+                       bool *more);
+
+/* Deletes a speaker and its voiceprint. ERR_NOTFOUND. */
+int store_speaker_delete(struct store *s, const char *account,
+                         const char *domain_id, const char *speaker_id);
+
+/*
+ * Opts a speaker out: drops its voiceprint and marks it OPTED_OUT,
+ * creating it (with 'new_id' as its generated id) when unknown, at 'now'.
+ * ERR_QUOTA when creating it would pass 'max_speakers' in the domain.
+ * *out receives the speaker.
+ */
+int store_speaker_opt_out(struct store *s, const char *account,
+                          const char *domain_id, const char *speaker_id,
+                          const char *new_id, int max_speakers, double now,
+                          struct store_speaker *out);
+
+/*
+ * Applies one enrollment request of a job, once: in one transaction it
+ * looks up request 'request_id' of job 'job_id', and if it was applied
+ * already returns its recorded outcome and speaker (a runner that
+ * crashed and restarted never enrolls anyone twice). Otherwise, for
+ * CustomerSpeakerId sp->customer_id in sp->domain_id:
+ *   opted out                     → STORE_ENROLL_OPTED_OUT, nothing stored
+ *   enrolled and !overwrite       → STORE_ENROLL_SKIPPED
+ *   enrolled and overwrite        → STORE_ENROLL_OVERWRITE, new voiceprint
+ *   unknown, domain at max        → STORE_ENROLL_QUOTA
+ *   unknown                       → STORE_ENROLL_NEW, created with sp->id
+ * and records the outcome for the request. 'sp' carries account,
+ * domain_id, id (used only when new), customer_id, the sealed voiceprint,
+ * its version and updated_at (created_at too when new). *outcome and
+ * *out (the speaker as stored, or as found) are filled on success.
+ */
+int store_enroll_apply(struct store *s, const char *job_id,
+                       const char *request_id,
+                       const struct store_speaker *sp, bool overwrite,
+                       int max_speakers,
+                       enum store_enroll_outcome *outcome,
+                       struct store_speaker *out);
 
 /* Reads the named key from the small key-value settings table; ERR_NOTFOUND
  * when absent. *value is a new string (free()). Used for server-wide

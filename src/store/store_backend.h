@@ -68,6 +68,25 @@ struct store_ops {
     int (*job_finish)(struct store *s, const char *job_id, const char *owner,
                       const char *status, double ended_at, int failure_code,
                       const char *failure_message);
+    int (*speaker_get)(struct store *s, const char *account,
+                       const char *domain_id, const char *speaker_id,
+                       struct store_speaker *out);
+    int (*speaker_list)(struct store *s, const char *account,
+                        const char *domain_id, int64_t after_seq, int limit,
+                        struct store_speaker **out, size_t *n_out,
+                        bool *more);
+    int (*speaker_delete)(struct store *s, const char *account,
+                          const char *domain_id, const char *speaker_id);
+    int (*speaker_opt_out)(struct store *s, const char *account,
+                           const char *domain_id, const char *speaker_id,
+                           const char *new_id, int max_speakers, double now,
+                           struct store_speaker *out);
+    int (*enroll_apply)(struct store *s, const char *job_id,
+                        const char *request_id,
+                        const struct store_speaker *sp, bool overwrite,
+                        int max_speakers,
+                        enum store_enroll_outcome *outcome,
+                        struct store_speaker *out);
     int (*setting_get)(struct store *s, const char *key, char **value);
     int (*setting_put)(struct store *s, const char *key, const char *value);
 };

@@ -39,6 +39,14 @@
  * while a runner holds the job and cleared when it ends. An import runs
  * all its rows in one transaction through one prepared statement.
  *
+ * Speakers. A speaker is found by its customer id or its generated id
+ * ("id#..."), always together with its domain and account, and only while
+ * the domain is live. Every enrollment request a job applies leaves a row
+ * in enrollment_requests in the same transaction as its effect, so a
+ * request applied again, after a crash or a retried step, returns the
+ * recorded outcome and changes nothing. The speaker quota counts every
+ * speaker row of the domain, opted-out ones included, as Voice ID does.
+ *
  * Errors are translated to ERR_* where SQLite returns them (sqlite_error):
  * busy and locked become ERR_BUSY, constraint violations ERR_EXISTS, out of
  * memory ERR_NOMEM, anything else ERR_IO, which is also logged with
@@ -172,6 +180,39 @@ static const struct migration migrations[] = {
         "CREATE INDEX enrollment_jobs_by_status"
         " ON enrollment_jobs (status, seq);"
     },
+    {
+        "speakers",
+        /* The voiceprint is the sealed blob as the caller gave it; it and
+         * its version are NULL while the speaker has none (opted out). */
+        "CREATE TABLE speakers ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " id TEXT UNIQUE NOT NULL,"
+        " account TEXT NOT NULL,"
+        " domain_id TEXT NOT NULL"
+        "  REFERENCES domains (id) ON DELETE CASCADE,"
+        " customer_id TEXT NOT NULL,"
+        " status TEXT NOT NULL,"
+        " created_at REAL,"
+        " updated_at REAL,"
+        " last_accessed_at REAL,"
+        " voiceprint BLOB,"
+        " voiceprint_version TEXT,"
+        /* Its index serves lookups by customer id. */
+        " UNIQUE (domain_id, customer_id));"
+        /* A domain's speakers in creation order, for keyset pages; also
+         * the quota count and the child lookup of the cascade. */
+        "CREATE INDEX speakers_by_domain ON speakers (domain_id, seq);"
+        /* One row per applied request of a job; speaker_id is NULL when
+         * no speaker was involved (quota). */
+        "CREATE TABLE enrollment_requests ("
+        " job_id TEXT NOT NULL"
+        "  REFERENCES enrollment_jobs (id) ON DELETE CASCADE,"
+        " request_id TEXT NOT NULL,"
+        " outcome INTEGER NOT NULL,"
+        " speaker_id TEXT,"
+        " customer_id TEXT,"
+        " PRIMARY KEY (job_id, request_id)) WITHOUT ROWID;"
+    },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -209,6 +250,18 @@ enum stmt_id {
     ST_JOB_CLAIM,
     ST_JOB_HEARTBEAT,
     ST_JOB_FINISH,
+    ST_JOB_LIVE,
+    ST_SPEAKER_GET_BY_ID,
+    ST_SPEAKER_GET_BY_CUSTOMER,
+    ST_SPEAKER_LIST,
+    ST_SPEAKER_COUNT,
+    ST_SPEAKER_INSERT,
+    ST_SPEAKER_ENROLL,
+    ST_SPEAKER_OPT_OUT,
+    ST_SPEAKER_DELETE,
+    ST_SPEAKER_DELETE_BY_CUSTOMER,
+    ST_ENROLL_REQ_GET,
+    ST_ENROLL_REQ_PUT,
     N_STMT
 };
 
@@ -228,10 +281,25 @@ struct stmt_def {
     "seq, account, id, domain_id, name, status, created_at, ended_at,"      \
     " percent, failure_code, failure_message, request_json"
 
+/* True for a row of table alias 't' whose domain is live. */
+#define DOMAIN_LIVE_OF(t)                                                   \
+    " EXISTS (SELECT 1 FROM domains d WHERE d.id = " t ".domain_id"         \
+    " AND d.account = " t ".account AND d.deleted_at IS NULL)"
+
 /* True for a job row 'j' whose domain is live. */
-#define JOB_DOMAIN_LIVE                                                     \
-    " EXISTS (SELECT 1 FROM domains d WHERE d.id = j.domain_id"             \
-    " AND d.account = j.account AND d.deleted_at IS NULL)"
+#define JOB_DOMAIN_LIVE DOMAIN_LIVE_OF("j")
+
+/* The columns speaker_from_row reads, in its order. */
+#define SPEAKER_COLS                                                        \
+    "seq, account, domain_id, id, customer_id, status, created_at,"         \
+    " updated_at, last_accessed_at, voiceprint, voiceprint_version"
+
+/* A speaker of a live domain; ?1 is the id (of the kind the statement
+ * names), ?2 the account and ?3 the domain. */
+#define SPEAKER_GET(col)                                                    \
+    "SELECT " SPEAKER_COLS " FROM speakers p"                               \
+    " WHERE " col " = ?1 AND account = ?2 AND domain_id = ?3 AND"           \
+    DOMAIN_LIVE_OF("p")
 
 /* The oldest claimable job whose domain is live, if any. */
 #define JOB_CLAIM_ARM(cond)                                                 \
@@ -417,6 +485,73 @@ static const struct stmt_def stmt_defs[N_STMT] = {
         " lease_owner = NULL, lease_expires = NULL"
         " WHERE id = ?1 AND lease_owner = ?2 AND status = 'IN_PROGRESS'"
     },
+    [ST_JOB_LIVE] = {
+        "job_live",
+        "SELECT 1 FROM enrollment_jobs j"
+        " WHERE id = ?1 AND account = ?2 AND domain_id = ?3 AND"
+        JOB_DOMAIN_LIVE
+    },
+    /* Plan (SQLite 3.40): by generated id, SEARCH USING the UNIQUE index
+     * of id; by customer id, SEARCH USING the index of UNIQUE (domain_id,
+     * customer_id); each with one domain lookup by its id index. The list
+     * is SEARCH USING INDEX speakers_by_domain (domain_id=? AND seq>?)
+     * with no sort, the count a COVERING INDEX search of it. */
+    [ST_SPEAKER_GET_BY_ID] = {
+        "speaker_get_by_id",
+        SPEAKER_GET("id")
+    },
+    [ST_SPEAKER_GET_BY_CUSTOMER] = {
+        "speaker_get_by_customer",
+        SPEAKER_GET("customer_id")
+    },
+    [ST_SPEAKER_LIST] = {
+        "speaker_list",
+        "SELECT " SPEAKER_COLS " FROM speakers"
+        " WHERE account = ?1 AND domain_id = ?2 AND seq > ?3"
+        " ORDER BY seq LIMIT ?4"
+    },
+    [ST_SPEAKER_COUNT] = {
+        "speaker_count",
+        "SELECT count(*) FROM speakers WHERE domain_id = ?1"
+    },
+    /* last_accessed_at 0 stands for never. */
+    [ST_SPEAKER_INSERT] = {
+        "speaker_insert",
+        "INSERT INTO speakers (id, account, domain_id, customer_id, status,"
+        " created_at, updated_at, last_accessed_at, voiceprint,"
+        " voiceprint_version)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0), ?9, ?10)"
+    },
+    /* An enrollment is an access: last_accessed_at moves with it. */
+    [ST_SPEAKER_ENROLL] = {
+        "speaker_enroll",
+        "UPDATE speakers SET status = 'ENROLLED', voiceprint = ?2,"
+        " voiceprint_version = ?3, updated_at = ?4, last_accessed_at = ?4"
+        " WHERE id = ?1"
+    },
+    [ST_SPEAKER_OPT_OUT] = {
+        "speaker_opt_out",
+        "UPDATE speakers SET status = 'OPTED_OUT', voiceprint = NULL,"
+        " voiceprint_version = NULL, updated_at = ?2 WHERE id = ?1"
+    },
+    [ST_SPEAKER_DELETE] = {
+        "speaker_delete",
+        "DELETE FROM speakers WHERE id = ?1 AND domain_id = ?2"
+    },
+    [ST_SPEAKER_DELETE_BY_CUSTOMER] = {
+        "speaker_delete_by_customer",
+        "DELETE FROM speakers WHERE customer_id = ?1 AND domain_id = ?2"
+    },
+    [ST_ENROLL_REQ_GET] = {
+        "enroll_request_get",
+        "SELECT outcome, speaker_id, customer_id FROM enrollment_requests"
+        " WHERE job_id = ?1 AND request_id = ?2"
+    },
+    [ST_ENROLL_REQ_PUT] = {
+        "enroll_request_put",
+        "INSERT INTO enrollment_requests (job_id, request_id, outcome,"
+        " speaker_id, customer_id) VALUES (?1, ?2, ?3, ?4, ?5)"
+    },
 };
 
 struct conn {
@@ -508,13 +643,17 @@ stmt_done(sqlite3_stmt *st)
 
 /*
  * Binds parameters 1, 2, ... from the arguments, one letter of 'types'
- * each: 's' const char * (NULL binds NULL), 'i' int64_t, 'd' double.
- * Strings are bound without copying: they must live until stmt_done.
+ * each: 's' const char * (NULL binds NULL), 'i' int64_t, 'd' double,
+ * 'b' a blob as two arguments, const void * and size_t (NULL or length 0
+ * binds NULL). Strings and blobs are bound without copying: they must
+ * live until stmt_done.
  */
 static int
 bind_all(sqlite3_stmt *st, const char *types, va_list ap)
 {
     const char *text;
+    const void *blob;
+    size_t len;
     int rc = SQLITE_OK;
 
     for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
@@ -531,6 +670,15 @@ bind_all(sqlite3_stmt *st, const char *types, va_list ap)
             break;
         case 'd':
             rc = sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+            break;
+        case 'b':
+            blob = va_arg(ap, const void *);
+            len = va_arg(ap, size_t);
+            if (blob == NULL || len == 0)
+                rc = sqlite3_bind_null(st, i + 1);
+            else
+                rc = sqlite3_bind_blob64(st, i + 1, blob, len,
+                                         SQLITE_STATIC);
             break;
         default:
             assert(!"unknown bind type");
@@ -768,6 +916,71 @@ job_from_row(sqlite3_stmt *st, struct store_job *out)
         return rc;
     }
     *out = j;
+    return 0;
+}
+
+
+/* Copies a blob column into new memory; SQL NULL and an empty blob give
+ * NULL and 0. */
+static int
+col_blob(sqlite3_stmt *st, int i, unsigned char **out, size_t *len)
+{
+    const void *blob;
+    int n;
+
+    *out = NULL;
+    *len = 0;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    blob = sqlite3_column_blob(st, i);
+    n = sqlite3_column_bytes(st, i);
+    if (n == 0)
+        return 0;
+    if (blob == NULL)
+        return ERR_NOMEM;
+    *out = store__malloc((size_t)n);
+    if (*out == NULL)
+        return ERR_NOMEM;
+    memcpy(*out, blob, (size_t)n);
+    *len = (size_t)n;
+    return 0;
+}
+
+
+/* Reads a row of SPEAKER_COLS into *out (untouched on failure). */
+static int
+speaker_from_row(sqlite3_stmt *st, struct store_speaker *out)
+{
+    struct store_speaker sp;
+    int rc;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.seq = sqlite3_column_int64(st, 0);
+    rc = col_fixed(st, 1, sp.account, sizeof(sp.account));
+    if (rc == 0)
+        rc = col_fixed(st, 2, sp.domain_id, sizeof(sp.domain_id));
+    if (rc == 0)
+        rc = col_fixed(st, 3, sp.id, sizeof(sp.id));
+    if (rc == 0)
+        rc = col_text(st, 4, &sp.customer_id);
+    if (rc == 0)
+        rc = col_text(st, 5, &sp.status);
+    /* SQL NULL reads as 0, which is what the record uses for unset. */
+    sp.created_at = sqlite3_column_double(st, 6);
+    sp.updated_at = sqlite3_column_double(st, 7);
+    sp.last_accessed_at = sqlite3_column_double(st, 8);
+    if (rc == 0)
+        rc = col_blob(st, 9, &sp.voiceprint, &sp.voiceprint_len);
+    if (rc == 0)
+        rc = col_text(st, 10, &sp.voiceprint_version);
+    if (rc == 0 && (sp.customer_id == NULL || sp.status == NULL))
+        rc = ERR_INTERNAL;
+
+    if (rc != 0) {
+        store_speaker_clear(&sp);
+        return rc;
+    }
+    *out = sp;
     return 0;
 }
 
@@ -2309,6 +2522,509 @@ sqlite_job_finish(struct store *s, const char *job_id, const char *owner,
 }
 
 
+/* True if 'speaker_id' names a speaker by its generated id. */
+static bool
+speaker_id_generated(const char *speaker_id)
+{
+    return strncmp(speaker_id, "id#", 3) == 0;
+}
+
+
+/* Fetches a speaker of a live domain by either of its ids into *out;
+ * ERR_NOTFOUND when no row matches. */
+static int
+speaker_fetch(struct conn *c, const char *account, const char *domain_id,
+              const char *speaker_id, struct store_speaker *out)
+{
+    enum stmt_id id = speaker_id_generated(speaker_id)
+                          ? ST_SPEAKER_GET_BY_ID
+                          : ST_SPEAKER_GET_BY_CUSTOMER;
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_open(c, id, &st, "sss", speaker_id, account, domain_id);
+    if (rc != 0)
+        return rc;
+
+    rc = stmt_step(c, id);
+    if (rc == 1)
+        rc = speaker_from_row(st, out);
+    else if (rc == 0)
+        rc = ERR_NOTFOUND;
+    stmt_done(st);
+    return rc;
+}
+
+
+/* Fills *out as a speaker that is not stored: its domain and customer id,
+ * an empty generated id and no status. */
+static int
+speaker_stub(const char *account, const char *domain_id,
+             const char *customer_id, struct store_speaker *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->account, sizeof(out->account), "%s", account);
+    snprintf(out->domain_id, sizeof(out->domain_id), "%s", domain_id);
+    out->customer_id = store__strdup(customer_id);
+    return out->customer_id == NULL ? ERR_NOMEM : 0;
+}
+
+
+struct speaker_args {
+    const char *account;
+    const char *domain_id;
+    const char *speaker_id;
+    const char *new_id;                 /* opt-out */
+    int max_speakers;
+    double now;
+    struct store_speaker result;        /* get, opt-out */
+};
+
+
+static int
+speaker_get_body(struct conn *c, void *arg)
+{
+    struct speaker_args *a = arg;
+
+    store_speaker_clear(&a->result);
+    return speaker_fetch(c, a->account, a->domain_id, a->speaker_id,
+                         &a->result);
+}
+
+
+static int
+sqlite_speaker_get(struct store *s, const char *account,
+                   const char *domain_id, const char *speaker_id,
+                   struct store_speaker *out)
+{
+    struct speaker_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.speaker_id = speaker_id;
+
+    /* One statement checks the speaker and its domain: no snapshot. */
+    rc = read_run(store_of(s), TXN_NONE, speaker_get_body, &a);
+    if (rc != 0) {
+        store_speaker_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+struct speaker_list_args {
+    const char *account;
+    const char *domain_id;
+    int64_t after_seq;
+    int limit;
+    struct store_speaker *items;
+    size_t n;
+    bool more;
+};
+
+
+static void
+speaker_list_args_release(struct speaker_list_args *a)
+{
+    store_speakers_free(a->items, a->n);
+    a->items = NULL;
+    a->n = 0;
+    a->more = false;
+}
+
+
+static int
+speaker_list_body(struct conn *c, void *arg)
+{
+    struct speaker_list_args *a = arg;
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc;
+
+    speaker_list_args_release(a);
+
+    rc = domain_check_live(c, a->account, a->domain_id);
+    if (rc != 0)
+        return rc;
+
+    /* One row more than asked says whether another page follows. */
+    rc = stmt_open(c, ST_SPEAKER_LIST, &st, "ssii", a->account,
+                   a->domain_id, a->after_seq, (int64_t)a->limit + 1);
+    if (rc != 0)
+        return rc;
+
+    while ((rc = stmt_step(c, ST_SPEAKER_LIST)) == 1) {
+        if (a->n == (size_t)a->limit) {
+            a->more = true;
+            continue;
+        }
+        rc = array_reserve((void **)&a->items, &cap, a->n,
+                           sizeof(*a->items));
+        if (rc == 0)
+            rc = speaker_from_row(st, &a->items[a->n]);
+        if (rc != 0)
+            break;
+        a->n++;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        speaker_list_args_release(a);
+    return rc;
+}
+
+
+static int
+sqlite_speaker_list(struct store *s, const char *account,
+                    const char *domain_id, int64_t after_seq, int limit,
+                    struct store_speaker **out, size_t *n_out, bool *more)
+{
+    struct speaker_list_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.after_seq = after_seq;
+    a.limit = limit;
+
+    /* One snapshot for the domain check and the page. */
+    rc = read_run(store_of(s), TXN_READ, speaker_list_body, &a);
+    if (rc != 0) {
+        speaker_list_args_release(&a);
+        return rc;
+    }
+    *out = a.items;
+    *n_out = a.n;
+    *more = a.more;
+    return 0;
+}
+
+
+static int
+speaker_delete_body(struct conn *c, void *arg)
+{
+    struct speaker_args *a = arg;
+    enum stmt_id id = speaker_id_generated(a->speaker_id)
+                          ? ST_SPEAKER_DELETE
+                          : ST_SPEAKER_DELETE_BY_CUSTOMER;
+    int rc;
+
+    /* The live check also proves the account: speakers carry the
+     * account of their domain. */
+    rc = domain_check_live(c, a->account, a->domain_id);
+    if (rc == 0)
+        rc = stmt_exec(c, id, "ss", a->speaker_id, a->domain_id);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(c->db) == 0 ? ERR_NOTFOUND : 0;
+}
+
+
+static int
+sqlite_speaker_delete(struct store *s, const char *account,
+                      const char *domain_id, const char *speaker_id)
+{
+    struct speaker_args a;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.speaker_id = speaker_id;
+    return write_run(store_of(s), speaker_delete_body, &a);
+}
+
+
+/* Opts out the speaker found in a->result, or creates it opted out when
+ * a->result is empty; 'id' receives the generated id either way. */
+static int
+opt_out_apply(struct conn *c, struct speaker_args *a, char *id,
+              size_t id_size)
+{
+    int64_t n;
+    int rc;
+
+    if (a->result.id[0] != '\0') {
+        snprintf(id, id_size, "%s", a->result.id);
+        return stmt_exec(c, ST_SPEAKER_OPT_OUT, "sd", id, a->now);
+    }
+
+    /* Counted inside the write transaction, like every quota. */
+    rc = stmt_int64(c, ST_SPEAKER_COUNT, &n, "s", a->domain_id);
+    if (rc != 0)
+        return rc;
+    if (n >= a->max_speakers)
+        return ERR_QUOTA;
+    snprintf(id, id_size, "%s", a->new_id);
+    return stmt_exec(c, ST_SPEAKER_INSERT, "sssssdddbs", id, a->account,
+                     a->domain_id, a->speaker_id, "OPTED_OUT", a->now,
+                     a->now, 0.0, (const void *)NULL, (size_t)0,
+                     (const char *)NULL);
+}
+
+
+/* A generated id names a speaker that must exist already: only a
+ * customer id can bring a new speaker into being. */
+static int
+opt_out_body(struct conn *c, void *arg)
+{
+    struct speaker_args *a = arg;
+    char id[sizeof(a->result.id)];
+    int rc;
+
+    store_speaker_clear(&a->result);
+
+    rc = domain_check_live(c, a->account, a->domain_id);
+    if (rc != 0)
+        return rc;
+
+    /* The domain is live: a miss now is about the speaker alone. */
+    rc = speaker_fetch(c, a->account, a->domain_id, a->speaker_id,
+                       &a->result);
+    if (rc == ERR_NOTFOUND && !speaker_id_generated(a->speaker_id))
+        rc = 0;
+    if (rc == 0)
+        rc = opt_out_apply(c, a, id, sizeof(id));
+    store_speaker_clear(&a->result);
+    if (rc != 0)
+        return rc;
+
+    return speaker_fetch(c, a->account, a->domain_id, id, &a->result);
+}
+
+
+static int
+sqlite_speaker_opt_out(struct store *s, const char *account,
+                       const char *domain_id, const char *speaker_id,
+                       const char *new_id, int max_speakers, double now,
+                       struct store_speaker *out)
+{
+    struct speaker_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.account = account;
+    a.domain_id = domain_id;
+    a.speaker_id = speaker_id;
+    a.new_id = new_id;
+    a.max_speakers = max_speakers;
+    a.now = now;
+
+    rc = write_run(store_of(s), opt_out_body, &a);
+    if (rc != 0) {
+        store_speaker_clear(&a.result);
+        return rc;
+    }
+    *out = a.result;
+    return 0;
+}
+
+
+struct enroll_args {
+    const char *job_id;
+    const char *request_id;
+    const struct store_speaker *sp;
+    bool overwrite;
+    int max_speakers;
+    enum store_enroll_outcome outcome;
+    struct store_speaker result;
+};
+
+
+static bool
+outcome_valid(int64_t outcome)
+{
+    return outcome >= STORE_ENROLL_NEW && outcome <= STORE_ENROLL_QUOTA;
+}
+
+
+/* Looks the request up: 1 if not applied yet, 0 with its recorded outcome
+ * and current speaker in a if it was, or an ERR_*. A speaker that is gone
+ * since, or was never stored, comes back as a stub. */
+static int
+enroll_replay(struct conn *c, struct enroll_args *a)
+{
+    const struct store_speaker *sp = a->sp;
+    sqlite3_stmt *st;
+    char *speaker_id = NULL;
+    char *customer_id = NULL;
+    int64_t outcome = 0;
+    int rc;
+
+    rc = stmt_open(c, ST_ENROLL_REQ_GET, &st, "ss", a->job_id,
+                   a->request_id);
+    if (rc != 0)
+        return rc;
+    rc = stmt_step(c, ST_ENROLL_REQ_GET);
+    if (rc == 1) {
+        outcome = sqlite3_column_int64(st, 0);
+        rc = col_text(st, 1, &speaker_id);
+        if (rc == 0)
+            rc = col_text(st, 2, &customer_id);
+    } else if (rc == 0) {
+        rc = 1;
+    }
+    stmt_done(st);
+    if (rc != 0)
+        goto out;
+
+    if (!outcome_valid(outcome) || customer_id == NULL) {
+        rc = ERR_INTERNAL;
+        goto out;
+    }
+    a->outcome = (enum store_enroll_outcome)outcome;
+    rc = ERR_NOTFOUND;
+    if (speaker_id != NULL) {
+        rc = speaker_fetch(c, sp->account, sp->domain_id, speaker_id,
+                           &a->result);
+    }
+    if (rc == ERR_NOTFOUND) {
+        rc = speaker_stub(sp->account, sp->domain_id, customer_id,
+                          &a->result);
+    }
+
+out:
+    free(speaker_id);
+    free(customer_id);
+    return rc;
+}
+
+
+/* The speaker in a->result exists: refuse, skip or overwrite it. */
+static int
+enroll_existing(struct conn *c, struct enroll_args *a)
+{
+    const struct store_speaker *sp = a->sp;
+    char id[sizeof(a->result.id)];
+    int rc;
+
+    if (strcmp(a->result.status, "OPTED_OUT") == 0) {
+        a->outcome = STORE_ENROLL_OPTED_OUT;
+        return 0;
+    }
+    if (!a->overwrite) {
+        a->outcome = STORE_ENROLL_SKIPPED;
+        return 0;
+    }
+
+    snprintf(id, sizeof(id), "%s", a->result.id);
+    store_speaker_clear(&a->result);
+    rc = stmt_exec(c, ST_SPEAKER_ENROLL, "sbsd", id,
+                   (const void *)sp->voiceprint, sp->voiceprint_len,
+                   sp->voiceprint_version, sp->updated_at);
+    if (rc == 0)
+        rc = speaker_fetch(c, sp->account, sp->domain_id, id, &a->result);
+    if (rc == 0)
+        a->outcome = STORE_ENROLL_OVERWRITE;
+    return rc;
+}
+
+
+/* No speaker has the customer id: create it, unless the domain is full. */
+static int
+enroll_new(struct conn *c, struct enroll_args *a)
+{
+    const struct store_speaker *sp = a->sp;
+    int64_t n;
+    int rc;
+
+    rc = stmt_int64(c, ST_SPEAKER_COUNT, &n, "s", sp->domain_id);
+    if (rc != 0)
+        return rc;
+    if (n >= a->max_speakers) {
+        a->outcome = STORE_ENROLL_QUOTA;
+        return speaker_stub(sp->account, sp->domain_id, sp->customer_id,
+                            &a->result);
+    }
+
+    rc = stmt_exec(c, ST_SPEAKER_INSERT, "sssssdddbs", sp->id, sp->account,
+                   sp->domain_id, sp->customer_id, "ENROLLED",
+                   sp->created_at, sp->updated_at, sp->updated_at,
+                   (const void *)sp->voiceprint, sp->voiceprint_len,
+                   sp->voiceprint_version);
+    if (rc == 0) {
+        rc = speaker_fetch(c, sp->account, sp->domain_id, sp->id,
+                           &a->result);
+    }
+    if (rc == 0)
+        a->outcome = STORE_ENROLL_NEW;
+    return rc;
+}
+
+
+static int
+enroll_body(struct conn *c, void *arg)
+{
+    struct enroll_args *a = arg;
+    const struct store_speaker *sp = a->sp;
+    sqlite3_stmt *st;
+    int rc;
+
+    store_speaker_clear(&a->result);
+
+    /* One statement proves the job, its domain and the account. */
+    rc = stmt_open(c, ST_JOB_LIVE, &st, "sss", a->job_id, sp->account,
+                   sp->domain_id);
+    if (rc != 0)
+        return rc;
+    rc = stmt_step(c, ST_JOB_LIVE);
+    stmt_done(st);
+    if (rc == 0)
+        return ERR_NOTFOUND;
+    if (rc < 0)
+        return rc;
+
+    rc = enroll_replay(c, a);
+    if (rc <= 0)
+        return rc;
+
+    rc = speaker_fetch(c, sp->account, sp->domain_id, sp->customer_id,
+                       &a->result);
+    if (rc == 0)
+        rc = enroll_existing(c, a);
+    else if (rc == ERR_NOTFOUND)
+        rc = enroll_new(c, a);
+    if (rc != 0)
+        return rc;
+
+    return stmt_exec(c, ST_ENROLL_REQ_PUT, "ssiss", a->job_id,
+                     a->request_id, (int64_t)a->outcome,
+                     a->result.id[0] != '\0' ? a->result.id : NULL,
+                     a->result.customer_id);
+}
+
+
+static int
+sqlite_enroll_apply(struct store *s, const char *job_id,
+                    const char *request_id, const struct store_speaker *sp,
+                    bool overwrite, int max_speakers,
+                    enum store_enroll_outcome *outcome,
+                    struct store_speaker *out)
+{
+    struct enroll_args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.job_id = job_id;
+    a.request_id = request_id;
+    a.sp = sp;
+    a.overwrite = overwrite;
+    a.max_speakers = max_speakers;
+
+    rc = write_run(store_of(s), enroll_body, &a);
+    if (rc != 0) {
+        store_speaker_clear(&a.result);
+        return rc;
+    }
+    *outcome = a.outcome;
+    *out = a.result;
+    return 0;
+}
+
+
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
     .schema_version = sqlite_schema_version,
@@ -2330,4 +3046,9 @@ static const struct store_ops sqlite_ops = {
     .job_claim = sqlite_job_claim,
     .job_heartbeat = sqlite_job_heartbeat,
     .job_finish = sqlite_job_finish,
+    .speaker_get = sqlite_speaker_get,
+    .speaker_list = sqlite_speaker_list,
+    .speaker_delete = sqlite_speaker_delete,
+    .speaker_opt_out = sqlite_speaker_opt_out,
+    .enroll_apply = sqlite_enroll_apply,
 };

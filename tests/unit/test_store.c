@@ -208,13 +208,16 @@ test_open_creates_schema_at_latest_version(void **state)
     sqlite3 *db;
     sqlite3_stmt *st;
 
-    assert_int_equal(store__sqlite_schema_latest(), 4);
-    assert_int_equal(store_schema_version(f->s), 4);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+    assert_int_equal(store__sqlite_schema_latest(), 5);
+    assert_int_equal(store_schema_version(f->s), 5);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
                              " WHERE type = 'table' AND name IN ('domains',"
                              " 'watchlists', 'domain_tags', 'idempotency',"
-                             " 'settings', 'enrollment_jobs')"), 6);
+                             " 'settings', 'enrollment_jobs', 'speakers',"
+                             " 'enrollment_requests')"), 8);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+                             " WHERE name = 'speakers_by_domain'"), 1);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
                              " WHERE name = 'domains_live_by_account'"), 1);
 
@@ -2038,6 +2041,803 @@ test_job_invalid_arguments_are_refused(void **state)
 }
 
 
+#define DOM1 "D000000000000000000001"
+#define DOM2 "D000000000000000000002"
+#define JOB1 "J000000000000000000001"
+#define VP_OLD "sealed-voiceprint-one"
+#define VP_NEW "sealed-voiceprint-two"
+
+/* Fills 'sp' with speaker n of domain 'dom' of 'account': customer id
+ * "cust-n" written into 'customer' (32 bytes), generated id "id#S0..n",
+ * voiceprint 'vp' at time 1700000200.5 + n. Strings are borrowed, so
+ * 'sp' must not be cleared. */
+static void
+speaker_make(struct store_speaker *sp, char *customer, const char *account,
+             int dom, int n, const char *vp)
+{
+    memset(sp, 0, sizeof(*sp));
+    snprintf(sp->account, sizeof(sp->account), "%s", account);
+    snprintf(sp->domain_id, sizeof(sp->domain_id), "D%021d", dom);
+    snprintf(sp->id, sizeof(sp->id), "id#S%021d", n);
+    snprintf(customer, 32, "cust-%d", n);
+    sp->customer_id = customer;
+    sp->voiceprint = (unsigned char *)vp;
+    sp->voiceprint_len = strlen(vp);
+    sp->voiceprint_version = "model-1";
+    sp->created_at = 1700000200.5 + n;
+    sp->updated_at = 1700000200.5 + n;
+}
+
+
+/* Applies request 'req' of JOB1 for 'sp' and checks the outcome; *out
+ * receives the speaker (caller clears). */
+static void
+enroll_expect(struct store *s, const char *req,
+              const struct store_speaker *sp, bool overwrite, int max,
+              enum store_enroll_outcome want, struct store_speaker *out)
+{
+    enum store_enroll_outcome got = 0;
+
+    assert_int_equal(store_enroll_apply(s, JOB1, req, sp, overwrite, max,
+                                        &got, out), 0);
+    assert_int_equal(got, want);
+}
+
+
+/* Enrolls speaker n of domain 1 of ACCOUNT_A as new, under request "r<n>"
+ * of JOB1. */
+static void
+enroll_n(struct store *s, int n)
+{
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+    char req[16];
+
+    speaker_make(&sp, customer, ACCOUNT_A, 1, n, VP_OLD);
+    snprintf(req, sizeof(req), "r%d", n);
+    enroll_expect(s, req, &sp, false, NO_QUOTA, STORE_ENROLL_NEW, &out);
+    store_speaker_clear(&out);
+}
+
+
+static void
+assert_voiceprint(const struct store_speaker *sp, const char *vp)
+{
+    if (vp == NULL) {
+        assert_null(sp->voiceprint);
+        assert_int_equal(sp->voiceprint_len, 0);
+        return;
+    }
+    assert_int_equal(sp->voiceprint_len, strlen(vp));
+    assert_memory_equal(sp->voiceprint, vp, strlen(vp));
+}
+
+
+/* A domain and a job in it, as every enrollment needs. */
+static void
+speaker_setup(struct fixture *f)
+{
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 1, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 1, 1, NO_QUOTA), 0);
+}
+
+
+static void
+test_speaker_enroll_new_stores_every_field_and_the_request(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+
+    speaker_setup(f);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    enroll_expect(f->s, "r1", &sp, false, NO_QUOTA, STORE_ENROLL_NEW, &out);
+
+    assert_true(out.seq > 0);
+    assert_string_equal(out.account, ACCOUNT_A);
+    assert_string_equal(out.domain_id, DOM1);
+    assert_string_equal(out.id, sp.id);
+    assert_string_equal(out.customer_id, "cust-1");
+    assert_string_equal(out.status, "ENROLLED");
+    assert_true(out.created_at == sp.created_at);
+    assert_true(out.updated_at == sp.updated_at);
+    assert_true(out.last_accessed_at == sp.updated_at);
+    assert_voiceprint(&out, VP_OLD);
+    assert_string_equal(out.voiceprint_version, "model-1");
+    store_speaker_clear(&out);
+
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests WHERE job_id = '" JOB1
+                             "' AND request_id = 'r1' AND outcome = 1"
+                             " AND speaker_id = 'id#S000000000000000000001'"
+                             " AND customer_id = 'cust-1'"), 1);
+}
+
+
+static void
+test_speaker_enroll_existing_is_skipped_without_overwrite(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+
+    /* Same customer, another voiceprint and generated id, later. */
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_NEW);
+    snprintf(sp.id, sizeof(sp.id), "id#S%021d", 99);
+    sp.updated_at += 50;
+    enroll_expect(f->s, "r2", &sp, false, NO_QUOTA, STORE_ENROLL_SKIPPED,
+                  &out);
+    assert_string_equal(out.id, "id#S000000000000000000001");
+    assert_voiceprint(&out, VP_OLD);
+    assert_true(out.updated_at == 1700000201.5);
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT outcome FROM"
+                             " enrollment_requests WHERE request_id = 'r2'"),
+                     STORE_ENROLL_SKIPPED);
+}
+
+
+static void
+test_speaker_enroll_overwrite_replaces_the_voiceprint(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_NEW);
+    snprintf(sp.id, sizeof(sp.id), "id#S%021d", 99);
+    sp.voiceprint_version = "model-2";
+    sp.created_at += 50;
+    sp.updated_at += 50;
+    enroll_expect(f->s, "r2", &sp, true, NO_QUOTA, STORE_ENROLL_OVERWRITE,
+                  &out);
+    /* The speaker keeps its ids and creation time. */
+    assert_string_equal(out.id, "id#S000000000000000000001");
+    assert_string_equal(out.customer_id, "cust-1");
+    assert_string_equal(out.status, "ENROLLED");
+    assert_true(out.created_at == 1700000201.5);
+    assert_true(out.updated_at == 1700000251.5);
+    assert_true(out.last_accessed_at == 1700000251.5);
+    assert_voiceprint(&out, VP_NEW);
+    assert_string_equal(out.voiceprint_version, "model-2");
+    store_speaker_clear(&out);
+
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                       &out), 0);
+    assert_voiceprint(&out, VP_NEW);
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+}
+
+
+static void
+test_speaker_enroll_of_opted_out_speaker_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+
+    speaker_setup(f);
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                           "id#S000000000000000000007",
+                                           NO_QUOTA, 1700000300, &out), 0);
+    store_speaker_clear(&out);
+
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_NEW);
+    enroll_expect(f->s, "r1", &sp, true, NO_QUOTA, STORE_ENROLL_OPTED_OUT,
+                  &out);
+    assert_string_equal(out.id, "id#S000000000000000000007");
+    assert_string_equal(out.status, "OPTED_OUT");
+    assert_voiceprint(&out, NULL);
+    assert_true(out.updated_at == 1700000300);
+    store_speaker_clear(&out);
+
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"
+                             " WHERE voiceprint IS NULL"
+                             " AND status = 'OPTED_OUT'"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT outcome FROM"
+                             " enrollment_requests WHERE request_id = 'r1'"),
+                     STORE_ENROLL_OPTED_OUT);
+}
+
+
+/* Opted-out speakers count against the quota, as in Voice ID. */
+static void
+test_speaker_enroll_over_quota_stores_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-2",
+                                           "id#S000000000000000000002", 2,
+                                           1700000300, &out), 0);
+    store_speaker_clear(&out);
+
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 3, VP_OLD);
+    enroll_expect(f->s, "r3", &sp, true, 2, STORE_ENROLL_QUOTA, &out);
+    assert_string_equal(out.id, "");
+    assert_string_equal(out.customer_id, "cust-3");
+    assert_string_equal(out.domain_id, DOM1);
+    assert_null(out.status);
+    assert_voiceprint(&out, NULL);
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests WHERE request_id = 'r3'"
+                             " AND outcome = 5 AND speaker_id IS NULL"), 1);
+
+    /* An existing speaker is still overwritten at the limit. */
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_NEW);
+    enroll_expect(f->s, "r4", &sp, true, 2, STORE_ENROLL_OVERWRITE, &out);
+    store_speaker_clear(&out);
+}
+
+
+static void
+test_speaker_enroll_replay_returns_the_recorded_outcome(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    char customer[32];
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+
+    /* A replay of r1 with other data changes nothing. */
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_NEW);
+    snprintf(sp.id, sizeof(sp.id), "id#S%021d", 99);
+    sp.updated_at += 50;
+    enroll_expect(f->s, "r1", &sp, true, NO_QUOTA, STORE_ENROLL_NEW, &out);
+    assert_string_equal(out.id, "id#S000000000000000000001");
+    assert_voiceprint(&out, VP_OLD);
+    assert_true(out.updated_at == 1700000201.5);
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+
+    /* An overwrite applied twice overwrites once. */
+    enroll_expect(f->s, "r2", &sp, true, NO_QUOTA, STORE_ENROLL_OVERWRITE,
+                  &out);
+    store_speaker_clear(&out);
+    sp.updated_at += 50;
+    sp.voiceprint = (unsigned char *)"third";
+    sp.voiceprint_len = 5;
+    enroll_expect(f->s, "r2", &sp, true, NO_QUOTA, STORE_ENROLL_OVERWRITE,
+                  &out);
+    assert_voiceprint(&out, VP_NEW);
+    assert_true(out.updated_at == 1700000251.5);
+    store_speaker_clear(&out);
+
+    /* A refusal for quota stays a refusal when the quota grows. */
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 2, VP_OLD);
+    enroll_expect(f->s, "r3", &sp, false, 1, STORE_ENROLL_QUOTA, &out);
+    store_speaker_clear(&out);
+    enroll_expect(f->s, "r3", &sp, false, NO_QUOTA, STORE_ENROLL_QUOTA,
+                  &out);
+    assert_string_equal(out.id, "");
+    assert_string_equal(out.customer_id, "cust-2");
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests"), 3);
+
+    /* The speaker of a recorded request may be gone since. */
+    assert_int_equal(store_speaker_delete(f->s, ACCOUNT_A, DOM1, "cust-1"),
+                     0);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    enroll_expect(f->s, "r1", &sp, false, NO_QUOTA, STORE_ENROLL_NEW, &out);
+    assert_string_equal(out.id, "");
+    assert_string_equal(out.customer_id, "cust-1");
+    assert_null(out.status);
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 0);
+}
+
+
+static void
+test_speaker_enroll_needs_the_job_in_the_domain(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    enum store_enroll_outcome got = 0;
+    char customer[32];
+
+    speaker_setup(f);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_enroll_apply(f->s, "J000000000000000000009", "r1",
+                                        &sp, false, NO_QUOTA, &got, &out),
+                     ERR_NOTFOUND);
+    /* JOB1 belongs to domain 1, not 2. */
+    speaker_make(&sp, customer, ACCOUNT_A, 2, 1, VP_OLD);
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+                                        NO_QUOTA, &got, &out),
+                     ERR_NOTFOUND);
+    assert_int_equal(got, 0);
+    assert_null(out.customer_id);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests"), 0);
+}
+
+
+static void
+test_speaker_get_by_customer_id_and_by_generated_id(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker a;
+    struct store_speaker b;
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    enroll_n(f->s, 2);
+
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-2", &a),
+                     0);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1,
+                                       "id#S000000000000000000002", &b), 0);
+    assert_string_equal(a.id, "id#S000000000000000000002");
+    assert_string_equal(b.customer_id, "cust-2");
+    assert_true(a.seq == b.seq);
+    assert_voiceprint(&b, VP_OLD);
+    store_speaker_clear(&a);
+    store_speaker_clear(&b);
+
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-3", &a),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1,
+                                       "id#S000000000000000000003", &a),
+                     ERR_NOTFOUND);
+    /* A customer id is not a generated id, nor the other way round. */
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1,
+                                       "S000000000000000000002", &a),
+                     ERR_NOTFOUND);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "id#cust-2",
+                                       &a), ERR_NOTFOUND);
+    assert_null(a.customer_id);
+}
+
+
+static void
+test_speaker_list_pages_in_creation_order(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    struct store_speaker *items;
+    char customer[32];
+    char want[32];
+    int64_t after = 0;
+    size_t n;
+    size_t n_seen = 0;
+    bool more = true;
+    int pages = 0;
+
+    speaker_setup(f);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    assert_int_equal(job_create_n(f->s, ACCOUNT_A, 2, 2, NO_QUOTA), 0);
+    for (int i = 1; i <= 7; i++) {
+        enroll_n(f->s, i);
+        /* Interleaved speakers of another domain must not show. */
+        speaker_make(&sp, customer, ACCOUNT_A, 2, 50 + i, VP_OLD);
+        assert_int_equal(store_enroll_apply(f->s, "J000000000000000000002",
+                                            customer, &sp, false, NO_QUOTA,
+                                            &(enum store_enroll_outcome){0},
+                                            &out), 0);
+        store_speaker_clear(&out);
+    }
+
+    while (more) {
+        assert_int_equal(store_speaker_list(f->s, ACCOUNT_A, DOM1, after, 3,
+                                            &items, &n, &more), 0);
+        pages++;
+        assert_int_equal(n, pages < 3 ? 3 : 1);
+        assert_int_equal(more, pages < 3);
+        for (size_t i = 0; i < n; i++) {
+            n_seen++;
+            snprintf(want, sizeof(want), "cust-%zu", n_seen);
+            assert_string_equal(items[i].customer_id, want);
+            assert_string_equal(items[i].domain_id, DOM1);
+            assert_true(items[i].seq > after);
+            after = items[i].seq;
+        }
+        store_speakers_free(items, n);
+    }
+    assert_int_equal(n_seen, 7);
+
+    /* A page of exactly the rest says no more; past the end is empty. */
+    assert_int_equal(store_speaker_list(f->s, ACCOUNT_A, DOM1, 0, 7, &items,
+                                        &n, &more), 0);
+    assert_int_equal(n, 7);
+    assert_false(more);
+    store_speakers_free(items, n);
+    assert_int_equal(store_speaker_list(f->s, ACCOUNT_A, DOM1, after, 3,
+                                        &items, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    store_speakers_free(items, n);
+}
+
+
+static void
+test_speaker_delete_then_get_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker got;
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    enroll_n(f->s, 2);
+
+    assert_int_equal(store_speaker_delete(f->s, ACCOUNT_A, DOM1, "cust-1"),
+                     0);
+    assert_int_equal(store_speaker_delete(f->s, ACCOUNT_A, DOM1,
+                                          "id#S000000000000000000002"), 0);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                       &got), ERR_NOTFOUND);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-2",
+                                       &got), ERR_NOTFOUND);
+    assert_null(got.customer_id);
+    assert_int_equal(store_speaker_delete(f->s, ACCOUNT_A, DOM1, "cust-1"),
+                     ERR_NOTFOUND);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 0);
+}
+
+
+static void
+test_speaker_opt_out_of_unknown_creates_it_opted_out(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker out;
+
+    speaker_setup(f);
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                           "id#S000000000000000000001",
+                                           NO_QUOTA, 1700000300.5, &out), 0);
+    assert_string_equal(out.id, "id#S000000000000000000001");
+    assert_string_equal(out.customer_id, "cust-1");
+    assert_string_equal(out.account, ACCOUNT_A);
+    assert_string_equal(out.domain_id, DOM1);
+    assert_string_equal(out.status, "OPTED_OUT");
+    assert_true(out.created_at == 1700000300.5);
+    assert_true(out.updated_at == 1700000300.5);
+    assert_true(out.last_accessed_at == 0);
+    assert_voiceprint(&out, NULL);
+    assert_null(out.voiceprint_version);
+    store_speaker_clear(&out);
+
+    /* Only a customer id can name a speaker not stored yet. */
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1,
+                                           "id#S000000000000000000009",
+                                           "id#S000000000000000000002",
+                                           NO_QUOTA, 1700000301, &out),
+                     ERR_NOTFOUND);
+    /* A full domain takes no new speaker, opted out or not. */
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-2",
+                                           "id#S000000000000000000002", 1,
+                                           1700000301, &out), ERR_QUOTA);
+    assert_null(out.status);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+
+    /* Opting out again is fine at the limit and keeps the speaker. */
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                           "id#S000000000000000000003", 1,
+                                           1700000302, &out), 0);
+    assert_string_equal(out.id, "id#S000000000000000000001");
+    assert_true(out.created_at == 1700000300.5);
+    assert_true(out.updated_at == 1700000302);
+    store_speaker_clear(&out);
+}
+
+
+static void
+test_speaker_opt_out_of_enrolled_drops_the_voiceprint(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker out;
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1,
+                                           "id#S000000000000000000001",
+                                           "id#S000000000000000000009",
+                                           NO_QUOTA, 1700000400, &out), 0);
+    assert_string_equal(out.id, "id#S000000000000000000001");
+    assert_string_equal(out.customer_id, "cust-1");
+    assert_string_equal(out.status, "OPTED_OUT");
+    assert_voiceprint(&out, NULL);
+    assert_null(out.voiceprint_version);
+    assert_true(out.created_at == 1700000201.5);
+    assert_true(out.updated_at == 1700000400);
+    store_speaker_clear(&out);
+
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"
+                             " WHERE voiceprint IS NULL"
+                             " AND voiceprint_version IS NULL"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+}
+
+
+/* Every speaker call, expecting 'want' for domain 'dom' as 'account'. */
+static void
+speaker_calls_expect(struct fixture *f, const char *account, int dom,
+                     int want)
+{
+    struct store_speaker sp;
+    struct store_speaker out;
+    struct store_speaker *items = NULL;
+    enum store_enroll_outcome got = 0;
+    char domain_id[STORE_ID_LEN + 1];
+    char customer[32];
+    size_t n = 99;
+    bool more;
+
+    snprintf(domain_id, sizeof(domain_id), "D%021d", dom);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_speaker_get(f->s, account, domain_id, "cust-1",
+                                       &out), want);
+    assert_int_equal(store_speaker_get(f->s, account, domain_id,
+                                       "id#S000000000000000000001", &out),
+                     want);
+    assert_int_equal(store_speaker_list(f->s, account, domain_id, 0, 10,
+                                        &items, &n, &more), want);
+    assert_int_equal(store_speaker_delete(f->s, account, domain_id,
+                                          "cust-1"), want);
+    assert_int_equal(store_speaker_opt_out(f->s, account, domain_id,
+                                           "cust-1",
+                                           "id#S000000000000000000008",
+                                           NO_QUOTA, 1700000500, &out),
+                     want);
+    assert_int_equal(store_speaker_opt_out(f->s, account, domain_id,
+                                           "cust-8",
+                                           "id#S000000000000000000008",
+                                           NO_QUOTA, 1700000500, &out),
+                     want);
+    speaker_make(&sp, customer, account, dom, 1, VP_NEW);
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, true,
+                                        NO_QUOTA, &got, &out), want);
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r9", &sp, true,
+                                        NO_QUOTA, &got, &out), want);
+    assert_null(out.customer_id);
+    assert_null(items);
+    assert_int_equal(n, 99);
+    assert_int_equal(got, 0);
+}
+
+
+static void
+test_speaker_calls_on_missing_or_deleted_domain_are_not_found(void **state)
+{
+    struct fixture *f = *state;
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    speaker_calls_expect(f, ACCOUNT_A, 5, ERR_NOTFOUND);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, DOM1, 1700000600),
+                     0);
+    speaker_calls_expect(f, ACCOUNT_A, 1, ERR_NOTFOUND);
+    /* The rows stay until the retention sweep. */
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"
+                             " WHERE voiceprint IS NOT NULL"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests"), 1);
+}
+
+
+static void
+test_speaker_of_other_account_is_invisible(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker got;
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    speaker_calls_expect(f, ACCOUNT_B, 1, ERR_NOTFOUND);
+
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                       &got), 0);
+    assert_string_equal(got.status, "ENROLLED");
+    assert_voiceprint(&got, VP_OLD);
+    store_speaker_clear(&got);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 1);
+}
+
+
+static void
+test_speaker_purge_of_domain_erases_its_speakers(void **state)
+{
+    struct fixture *f = *state;
+    size_t n_erased;
+
+    speaker_setup(f);
+    assert_int_equal(create_n(f->s, ACCOUNT_A, 2, NO_QUOTA), 0);
+    enroll_n(f->s, 1);
+    enroll_n(f->s, 2);
+    assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, DOM1, 1700000600),
+                     0);
+    assert_int_equal(store_domain_purge(f->s, 1700000700, 10, &n_erased), 0);
+    assert_int_equal(n_erased, 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests"), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM domains"), 1);
+}
+
+
+static void
+assert_no_enrollment(const char *path)
+{
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM speakers"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM"
+                             " enrollment_requests"), 0);
+    assert_true(raw_can_write(path));
+}
+
+
+/* Fails each step, then each allocation, of a new enrollment in turn:
+ * nothing may stay behind, and the outputs stay untouched. */
+static void
+test_speaker_failed_enroll_leaves_no_speaker_and_no_request(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    enum store_enroll_outcome got;
+    char customer[32];
+    int rc = ERR_IO;
+    int step;
+
+    speaker_setup(f);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    for (step = 1; step < 50 && rc != 0; step++) {
+        store__fail_next(step, ERR_IO);
+        memset(&out, 0, sizeof(out));
+        got = 0;
+        rc = store_enroll_apply(f->s, JOB1, "r1", &sp, false, NO_QUOTA, &got,
+                                &out);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, ERR_IO);
+        assert_null(out.customer_id);
+        assert_int_equal(got, 0);
+        store__fail_next(0, 0);
+        assert_no_enrollment(f->path);
+    }
+    store__fail_next(0, 0);
+
+    /* BEGIN, job check, request lookup, speaker lookup, count, insert,
+     * read-back, request record, COMMIT: nine steps. */
+    assert_int_equal(rc, 0);
+    assert_int_equal(step, 10);
+    assert_int_equal(got, STORE_ENROLL_NEW);
+    store_speaker_clear(&out);
+    assert_int_equal(store_speaker_delete(f->s, ACCOUNT_A, DOM1, "cust-1"),
+                     0);
+    raw_exec(f->path, "DELETE FROM enrollment_requests");
+
+    rc = ERR_NOMEM;
+    for (step = 1; step < 50 && rc != 0; step++) {
+        store__fail_alloc_next(step);
+        memset(&out, 0, sizeof(out));
+        rc = store_enroll_apply(f->s, JOB1, "r1", &sp, false, NO_QUOTA, &got,
+                                &out);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, ERR_NOMEM);
+        assert_null(out.customer_id);
+        store__fail_alloc_next(0);
+        assert_no_enrollment(f->path);
+    }
+    store__fail_alloc_next(0);
+    /* customer id, status, voiceprint, version of the read-back. */
+    assert_int_equal(rc, 0);
+    assert_int_equal(step, 5);
+    store_speaker_clear(&out);
+}
+
+
+/* The step after the overwrite fails: the old voiceprint stays. */
+static void
+test_speaker_failed_overwrite_keeps_the_old_voiceprint(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    enum store_enroll_outcome got = 0;
+    char customer[32];
+
+    speaker_setup(f);
+    enroll_n(f->s, 1);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_NEW);
+    sp.updated_at += 50;
+
+    /* BEGIN, job, request, speaker lookup, update, read-back, record. */
+    store__fail_next(7, ERR_IO);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r2", &sp, true,
+                                        NO_QUOTA, &got, &out), ERR_IO);
+    assert_null(out.customer_id);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                       &out), 0);
+    assert_voiceprint(&out, VP_OLD);
+    assert_true(out.updated_at == 1700000201.5);
+    store_speaker_clear(&out);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+                             " enrollment_requests"), 1);
+}
+
+
+static void
+test_speaker_invalid_arguments_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct store_speaker sp;
+    struct store_speaker out;
+    struct store_speaker *items;
+    enum store_enroll_outcome got;
+    char customer[32];
+    size_t n;
+    bool more;
+
+    speaker_setup(f);
+    assert_int_equal(store_speaker_get(f->s, "12345", DOM1, "cust-1", &out),
+                     ERR_INVAL);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, NULL, &out),
+                     ERR_INVAL);
+    assert_int_equal(store_speaker_list(f->s, ACCOUNT_A, DOM1, 0, 0, &items,
+                                        &n, &more), ERR_INVAL);
+    assert_int_equal(store_speaker_list(f->s, ACCOUNT_A, DOM1, -1, 5,
+                                        &items, &n, &more), ERR_INVAL);
+    assert_int_equal(store_speaker_delete(f->s, ACCOUNT_A, NULL, "cust-1"),
+                     ERR_INVAL);
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                           "S000000000000000000001",
+                                           NO_QUOTA, 1, &out), ERR_INVAL);
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-1",
+                                           "id#S0000000000000000000000001",
+                                           NO_QUOTA, 1, &out), ERR_INVAL);
+
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    sp.voiceprint = NULL;
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+                                        NO_QUOTA, &got, &out), ERR_INVAL);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    sp.customer_id = "id#cust";
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+                                        NO_QUOTA, &got, &out), ERR_INVAL);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    sp.id[0] = 'X';
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+                                        NO_QUOTA, &got, &out), ERR_INVAL);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
+    assert_int_equal(store_enroll_apply(f->s, JOB1, NULL, &sp, false,
+                                        NO_QUOTA, &got, &out), ERR_INVAL);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 0);
+}
+
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2096,6 +2896,24 @@ main(void)
         T(test_job_concurrent_claims_give_each_job_to_one_runner),
         T(test_job_failed_create_leaves_no_job_and_no_token),
         T(test_job_invalid_arguments_are_refused),
+        T(test_speaker_enroll_new_stores_every_field_and_the_request),
+        T(test_speaker_enroll_existing_is_skipped_without_overwrite),
+        T(test_speaker_enroll_overwrite_replaces_the_voiceprint),
+        T(test_speaker_enroll_of_opted_out_speaker_is_refused),
+        T(test_speaker_enroll_over_quota_stores_nothing),
+        T(test_speaker_enroll_replay_returns_the_recorded_outcome),
+        T(test_speaker_enroll_needs_the_job_in_the_domain),
+        T(test_speaker_get_by_customer_id_and_by_generated_id),
+        T(test_speaker_list_pages_in_creation_order),
+        T(test_speaker_delete_then_get_is_not_found),
+        T(test_speaker_opt_out_of_unknown_creates_it_opted_out),
+        T(test_speaker_opt_out_of_enrolled_drops_the_voiceprint),
+        T(test_speaker_calls_on_missing_or_deleted_domain_are_not_found),
+        T(test_speaker_of_other_account_is_invisible),
+        T(test_speaker_purge_of_domain_erases_its_speakers),
+        T(test_speaker_failed_enroll_leaves_no_speaker_and_no_request),
+        T(test_speaker_failed_overwrite_keeps_the_old_voiceprint),
+        T(test_speaker_invalid_arguments_are_refused),
     };
 
     /* Migrations and retries log at info and warn; keep the run quiet. */
