@@ -48,162 +48,8 @@ warmup_s=2
 raw_dir=$repo/build/bench
 out_md=""
 
-timbre_pid=""
-nginx_pid=""
-nginx_workers=""
-wrk_pid=""
-work=""
-
-die()
-{
-    echo "bench: $*" >&2
-    exit 1
-}
-
-
-# Checks that $2 is an integer within [$3, $4]; $1 names it.
-check_range()
-{
-    if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]
-    then
-        die "$1 must be an integer from $3 to $4, not '$2'"
-    fi
-}
-
-
-# Stops one process we started: SIGTERM, up to 5 s, then SIGKILL.
-stop_pid()
-{
-    local pid=$1 i
-
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-
-cleanup()
-{
-    local pid
-
-    trap - EXIT INT TERM
-    stop_pid "$wrk_pid"
-    stop_pid "$timbre_pid"
-    stop_pid "$nginx_pid"
-    # Workers outlive a master that had to be killed; they are ours too.
-    for pid in $nginx_workers; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    if [ -n "$work" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
-        rm -rf "$work"
-    elif [ -n "$work" ]; then
-        echo "bench: kept $work" >&2
-    fi
-}
-
-
-free_port()
-{
-    "$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-
-# CPU time (user + system, all threads) of the given processes, in clock
-# ticks.
-cpu_ticks()
-{
-    local pid total=0 t
-
-    for pid in "$@"; do
-        t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || t=0
-        total=$((total + t))
-    done
-    echo "$total"
-}
-
-
-# VmRSS and VmHWM of a process, in kB: "rss hwm".
-memory_kb()
-{
-    awk '/^VmRSS:/ { rss = $2 } /^VmHWM:/ { hwm = $2 }
-         END { print rss, hwm }' "/proc/$1/status"
-}
-
-
-# Waits up to 10 s for $1 to answer 200 with a body equal to file $2 (or
-# any body when $2 is empty), while process $3 is alive.
-wait_ready()
-{
-    local url=$1 expect=$2 pid=$3 i
-
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if curl -sf --max-time 1 -o "$work/probe" "$url"; then
-            [ -z "$expect" ] && return 0
-            cmp -s "$work/probe" "$expect" && return 0
-            echo "bench: $url serves other bytes than $expect" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
-
-start_timbre()
-{
-    timbre_port=$(free_port)
-    "$repo/build/timbre" serve --listen "127.0.0.1:$timbre_port" \
-        --data-dir "$work/data" --log-level warn \
-        --threads "$server_threads" \
-        </dev/null >"$work/timbre.log" 2>&1 &
-    timbre_pid=$!
-    wait_ready "http://127.0.0.1:$timbre_port/healthz" "" "$timbre_pid" || {
-        tail -n 20 "$work/timbre.log" >&2
-        die "timbre did not become healthy"
-    }
-}
-
-
-start_nginx()
-{
-    local i
-
-    nginx_port=$(free_port)
-    mkdir -p "$work/nginx/www" "$work/nginx/tmp"
-    # Workers run as an unprivileged user when we are root: let them read.
-    chmod 755 "$work" "$work/nginx" "$work/nginx/www"
-    cp "$work/describe.body" "$work/nginx/www/describe"
-    cp "$work/list.body" "$work/nginx/www/list"
-    chmod 644 "$work/nginx/www/describe" "$work/nginx/www/list"
-    sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" \
-        -e "s|@WORKERS@|$server_threads|g" \
-        "$here/nginx.conf.in" >"$work/nginx/nginx.conf"
-
-    nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/err" \
-        -g 'daemon off;' </dev/null >"$work/nginx/stdout" 2>&1 &
-    nginx_pid=$!
-    wait_ready "http://127.0.0.1:$nginx_port/describe" \
-        "$work/describe.body" "$nginx_pid" || {
-        cat "$work/nginx/stdout" "$work/nginx/error.log" >&2 || true
-        die "nginx did not serve the DescribeDomain body"
-    }
-    wait_ready "http://127.0.0.1:$nginx_port/list" "$work/list.body" \
-        "$nginx_pid" || die "nginx did not serve the ListDomains body"
-    for ((i = 0; i < 20; i++)); do
-        nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ' || true)
-        [ -n "$nginx_workers" ] && break
-        sleep 0.1
-    done
-}
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 
 # Signs operation $2 with body $3 into request file $1.req and checks that
@@ -300,34 +146,11 @@ main()
     elif [ $# -gt 0 ]; then
         die "usage: bash bench/run.sh [-o FILE]"
     fi
-    check_range BENCH_DURATION_S "$duration_s" 1 60
-    check_range BENCH_ROUNDS "$rounds" 1 9
-    check_range BENCH_CONNECTIONS "$connections" 1 1024
-    check_range BENCH_WRK_THREADS "$wrk_threads" 1 64
-    check_range BENCH_SERVER_THREADS "$server_threads" 1 64
-    for tool in wrk nginx curl make; do
-        command -v "$tool" >/dev/null ||
-            die "$tool is missing (tools/deps.sh test installs it)"
-    done
-    [ -x "$py" ] || die "$py is missing"
-
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    work=$(mktemp -d /tmp/timbre-bench.XXXXXX)
-    printf 'op\ttarget\tround\trps\tp50_us\tp99_us\tbytes_per_resp\t' \
-        >"$work/results.tsv"
-    printf 'non2xx\tsocket_errors\tcpu_us_per_req\n' >>"$work/results.tsv"
+    check_setup
+    bench_begin timbre-bench
 
     echo "bench: building build/timbre" >&2
     make -s -C "$repo" build/timbre >&2 || die "build failed"
-
-    # AWS_DATA_PATH: boto3 must use the repository's model.
-    mkdir -p "$work/model/voice-id/2021-09-27"
-    cp "$repo/model/voiceid-2021-09-27.json" \
-        "$work/model/voice-id/2021-09-27/service-2.json"
-    export AWS_DATA_PATH=$work/model
-    export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
     start_timbre
     sleep 1
@@ -346,7 +169,7 @@ main()
         "$(stat -c %s "$work/describe.body") B, ListDomains" \
         "$(stat -c %s "$work/list.body") B" >&2
 
-    start_nginx
+    start_nginx describe list
     echo "bench: nginx pid $nginx_pid on port $nginx_port," \
         "$server_threads workers" >&2
 
@@ -367,19 +190,7 @@ main()
     hwm_end=${rss_end#* }
 
     {
-        printf 'Date (UTC)\t%s\n' "$(date -u '+%Y-%m-%d %H:%M')"
-        printf 'Timbre build (git HEAD, working tree)\t%s\n' \
-            "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo ?)"
-        printf 'CPU\t%s\n' "$(awk -F': ' '/^model name/ { print $2; exit }' \
-            /proc/cpuinfo)"
-        printf 'Cores (nproc)\t%s\n' "$cores"
-        printf 'Kernel\t%s\n' "$(uname -r)"
-        printf 'nginx\t%s, %s workers\n' \
-            "$(nginx -v 2>&1 | sed 's|.*/||')" "$server_threads"
-        printf 'wrk\t%s, -t%s -c%s, %s rounds of %ss per target\n' \
-            "$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')" "$wrk_threads" \
-            "$connections" "$rounds" "$duration_s"
-        printf 'Timbre\t--threads %s --log-level warn\n' "$server_threads"
+        machine_lines
         printf 'Response bodies\tDescribeDomain %s B, ListDomains %s B\n' \
             "$(stat -c %s "$work/describe.body")" \
             "$(stat -c %s "$work/list.body")"
@@ -403,10 +214,7 @@ main()
     echo >&2
     cat "$raw_dir/results.md"
 
-    if awk -F'\t' 'NR > 1 && $8 > 0 { bad = 1 } END { exit !bad }' \
-        "$work/results.tsv"; then
-        die "some responses were not 2xx: the numbers are not valid"
-    fi
+    check_non2xx
 }
 
 

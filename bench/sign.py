@@ -100,16 +100,20 @@ def send(port, headers, body):
         conn.close()
 
 
-def sign(port, operation, body_json, request_path, response_path):
-    body = json.dumps(json.loads(body_json)).encode("utf-8")
-    headers = signed_headers(port, operation, body)
-
-    with open(request_path, "wb") as f:
+def write_request(path, headers, body):
+    """Write a request file for bench/signed.lua (format above)."""
+    with open(path, "wb") as f:
         f.write(b"POST /\n")
         for name, value in headers:
             f.write(("%s: %s\n" % (name, value)).encode("ascii"))
         f.write(b"\n")
         f.write(body)
+
+
+def sign(port, operation, body_json, request_path, response_path):
+    body = json.dumps(json.loads(body_json)).encode("utf-8")
+    headers = signed_headers(port, operation, body)
+    write_request(request_path, headers, body)
 
     # The very request wrk will replay must succeed, or the run would
     # measure how fast the server refuses it.
@@ -132,47 +136,68 @@ def median(rows, key):
     return statistics.median(float(r[key]) for r in rows)
 
 
-def report(results_path, machine_path):
-    """Markdown tables of medians from run.sh's tab-separated results."""
-    with open(results_path) as f:
+def load_results(path):
+    """The rows of run_wrk's tab-separated results, as dicts."""
+    with open(path) as f:
         lines = [ln.rstrip("\n").split("\t") for ln in f if ln.strip()]
-    header, rows = lines[0], [dict(zip(lines[0], ln)) for ln in lines[1:]]
-    assert "rps" in header
-    with open(machine_path) as f:
-        machine = [ln.rstrip("\n").split("\t", 1) for ln in f if ln.strip()]
+    assert "rps" in lines[0]
+    return [dict(zip(lines[0], ln)) for ln in lines[1:]]
 
+
+def machine_table(path):
+    """The markdown table of a "name<TAB>value" file, as lines."""
+    with open(path) as f:
+        machine = [ln.rstrip("\n").split("\t", 1) for ln in f if ln.strip()]
     out = ["| Item | Value |", "|---|---|"]
     out += ["| %s | %s |" % (k, v) for k, v in machine]
-    out.append("")
-    out.append("| Operation | Server | Req/s (median) | Req/s per round "
-               "| p50 ms | p99 ms | Server CPU µs/req | Bytes/response "
-               "| Non-2xx | Socket errors |")
-    out.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    ratios = []
-    for op in ("DescribeDomain", "ListDomains"):
-        rps = {}
+    return out
+
+
+def results_table(rows, ops, labels=None):
+    """Markdown table of medians over the rounds, one line per operation
+    and server, as (lines, {(op, target): median row}); 'labels' names
+    the operations in the table when their tags are terse."""
+    labels = labels or {}
+    out = ["| Operation | Server | Req/s (median) | Req/s per round "
+           "| p50 ms | p99 ms | Server CPU µs/req | Bytes/response "
+           "| Non-2xx | Socket errors |",
+           "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    medians = {}
+    for op in ops:
         for target in ("timbre", "nginx"):
             sel = [r for r in rows if r["op"] == op and r["target"] == target]
             if not sel:
                 continue
-            rps[target] = median(sel, "rps")
+            m = {k: median(sel, k) for k in
+                 ("rps", "p50_us", "p99_us", "cpu_us_per_req",
+                  "bytes_per_resp")}
+            medians[(op, target)] = m
             out.append(
                 "| %s | %s | %.0f | %s | %.2f | %.2f | %.1f | %.0f | %d | %d |"
                 % (
-                    op, target, rps[target],
+                    labels.get(op, op), target, m["rps"],
                     " / ".join("%.0f" % float(r["rps"]) for r in sel),
-                    median(sel, "p50_us") / 1000.0,
-                    median(sel, "p99_us") / 1000.0,
-                    median(sel, "cpu_us_per_req"),
-                    median(sel, "bytes_per_resp"),
+                    m["p50_us"] / 1000.0, m["p99_us"] / 1000.0,
+                    m["cpu_us_per_req"], m["bytes_per_resp"],
                     sum(int(r["non2xx"]) for r in sel),
                     sum(int(r["socket_errors"]) for r in sel)))
-        if "timbre" in rps and rps.get("nginx"):
-            ratios.append((op, rps["timbre"] / rps["nginx"]))
+    return out, medians
+
+
+def report(results_path, machine_path):
+    """Markdown tables of medians from run.sh's tab-separated results."""
+    ops = ("DescribeDomain", "ListDomains")
+    out = machine_table(machine_path)
     out.append("")
-    for op, ratio in ratios:
-        out.append("- %s: Timbre/nginx = **%.2f** (aim: at least 0.50)"
-                   % (op, ratio))
+    table, medians = results_table(load_results(results_path), ops)
+    out += table
+    out.append("")
+    for op in ops:
+        timbre = medians.get((op, "timbre"))
+        nginx = medians.get((op, "nginx"))
+        if timbre and nginx and nginx["rps"]:
+            out.append("- %s: Timbre/nginx = **%.2f** (aim: at least 0.50)"
+                       % (op, timbre["rps"] / nginx["rps"]))
     print("\n".join(out))
     return 0
 
