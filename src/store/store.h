@@ -75,7 +75,8 @@ struct store_job {
     int percent_complete;               /* 0..100 */
     int failure_code;                   /* HTTP-style; 0 when none */
     char *failure_message;              /* owned; NULL when none */
-    char *request_json;                 /* owned: the job's settings */
+    char *request_json;                 /* owned: the job's settings;
+                                           NULL in list results */
 };
 
 /* A speaker of a domain, known by the caller's CustomerSpeakerId and by
@@ -238,8 +239,9 @@ int store_job_get(struct store *s, const char *account, const char *domain_id,
 /*
  * Lists a live domain's jobs newest first, only those in 'status' unless
  * it is NULL, starting strictly before seq 'before_seq' (0 for the first
- * page), at most 'limit'. Index-served: a page deep in the history costs
- * what the first costs. *out is a new array (store_jobs_free); *more says
+ * page), at most 'limit'. The records are summaries: request_json is
+ * NULL. Index-served: a page deep in the history costs what the first
+ * costs. *out is a new array (store_jobs_free); *more says
  * whether further jobs follow. ERR_NOTFOUND when the domain is missing or
  * deleted.
  */
