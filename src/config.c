@@ -62,6 +62,14 @@ static const struct option_def options[] = {
       "seconds of net speech an authentication needs" },
     { "max-active-jobs", OPT_INT, FIELD(max_active_jobs), "1", 1, 1e6,
       "active jobs per domain and job kind" },
+    { "max-speakers", OPT_INT, FIELD(max_speakers), "100000", 1, 1e9,
+      "speakers per domain" },
+    { "max-job-requests", OPT_INT, FIELD(max_job_requests), "10000", 1,
+      1e7, "requests in one enrollment job's manifest" },
+    { "job-lease", OPT_DOUBLE, FIELD(job_lease_s), "60", 1, 86400,
+      "seconds a job stays claimed without a heartbeat" },
+    { "voice-model", OPT_STRING, FIELD(voice_model_path), NULL, 0, 0,
+      "speaker model file (default: voice/default.model by the binary)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -248,6 +256,7 @@ config_clear(struct config *cfg)
     free(cfg->data_dir);
     free(cfg->credentials_path);
     free(cfg->log_level);
+    free(cfg->voice_model_path);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -18,6 +18,7 @@ struct config {
     char *data_dir;            /* owned */
     char *credentials_path;    /* owned; NULL when none */
     char *log_level;           /* owned */
+    char *voice_model_path;    /* owned; NULL for the default model */
     int64_t page_token_ttl_s;
     int64_t max_domains;
     int64_t deleted_retention_s;
@@ -30,6 +31,9 @@ struct config {
     double min_enroll_speech_s;
     double min_auth_speech_s;
     int64_t max_active_jobs;
+    int64_t max_speakers;
+    int64_t max_job_requests;
+    double job_lease_s;
 };
 
 /*

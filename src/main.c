@@ -22,12 +22,27 @@
 #include "http/credentials.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
+#include "jobs/runner.h"
 #include "jobs/sweeper.h"
+#include "objects/objects.h"
 #include "store/store.h"
+#include "timbre/voice.h"
 #include "util/err.h"
+#include "util/keyring.h"
 #include "util/log.h"
 
 #define TIMBRE_VERSION "0.1.0"
+
+/* The largest enrollment manifest read: 10,000 requests fit easily. */
+#define MAX_MANIFEST_BYTES (32u << 20)
+
+/* What a serving process holds besides the HTTP server; freed together. */
+struct services {
+    struct objects *objects;
+    struct keyring *keyring;
+    struct voice_engine *voice;
+    struct runner *runner;
+};
 
 
 static void
@@ -114,6 +129,68 @@ load_credentials(const struct config *cfg, struct credentials **out)
 }
 
 
+/* Opens the object store, the key ring and the voice model, and starts
+ * the job runner. A missing voice model is not fatal: the server still
+ * serves, and jobs fail with a message saying the model is missing. */
+static int
+start_services(const struct config *cfg, struct store *store,
+               struct services *sv)
+{
+    struct runner_options ro;
+    char path[4200];
+    char msg[512];
+    int rc;
+
+    rc = objects_open(cfg->data_dir, &sv->objects, msg, sizeof(msg));
+    if (rc == 0) {
+        snprintf(path, sizeof(path), "%s/keyring", cfg->data_dir);
+        rc = keyring_open(path, &sv->keyring, msg, sizeof(msg));
+    }
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "main", NULL, "%s", msg);
+        return rc;
+    }
+    if (voice_engine_open(cfg->voice_model_path, &sv->voice, msg,
+                          sizeof(msg)) == 0)
+        log_msg(LOG_INFO, "main", NULL, "voice model %s loaded",
+                voice_engine_version(sv->voice));
+    else
+        log_msg(LOG_WARN, "main", NULL, "no voice model: %s; enrollment "
+                "jobs will fail until one is given with --voice-model",
+                msg);
+
+    if (cfg->workers == 0)
+        return 0;
+    ro = (struct runner_options){
+        .store = store,
+        .objects = sv->objects,
+        .keyring = sv->keyring,
+        .voice = sv->voice,
+        .workers = (int)cfg->workers,
+        .lease_s = cfg->job_lease_s,
+        .min_enroll_speech_s = cfg->min_enroll_speech_s,
+        .max_speakers_per_domain = (int)cfg->max_speakers,
+        .max_requests_per_job = (int)cfg->max_job_requests,
+        .max_manifest_bytes = MAX_MANIFEST_BYTES,
+    };
+    rc = runner_start(&ro, &sv->runner);
+    if (rc != 0)
+        log_msg(LOG_ERROR, "main", NULL, "cannot start the job runner: %s",
+                err_str(rc));
+    return rc;
+}
+
+
+static void
+stop_services(struct services *sv)
+{
+    runner_stop(sv->runner);
+    voice_engine_free(sv->voice);
+    keyring_close(sv->keyring);
+    objects_close(sv->objects);
+}
+
+
 static int
 wait_for_stop_signal(void)
 {
@@ -136,6 +213,7 @@ serve(int argc, char **argv)
     struct ratelimit *limiter = NULL;
     struct http_server *server = NULL;
     struct sweeper *sweeper = NULL;
+    struct services services = { 0 };
     struct api_env env = { 0 };
     struct http_server_options opts;
     enum log_level level;
@@ -184,6 +262,11 @@ serve(int argc, char **argv)
     }
     env.page_token_ttl_s = cfg.page_token_ttl_s;
     env.max_domains = cfg.max_domains;
+    env.max_active_jobs = cfg.max_active_jobs;
+    env.max_speakers = cfg.max_speakers;
+    if (start_services(&cfg, env.store, &services) != 0)
+        goto out;
+    env.runner = services.runner;
 
     if (load_credentials(&cfg, &creds) != 0)
         goto out;
@@ -239,6 +322,7 @@ serve(int argc, char **argv)
 
 out:
     http_server_stop(server);
+    stop_services(&services);
     sweeper_stop(sweeper);
     ratelimit_free(limiter);
     credentials_free(creds);

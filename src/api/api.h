@@ -18,13 +18,17 @@
 #include "api/pagetoken.h"
 
 struct store;
+struct runner;
 
 /* What every operation may use; borrowed for the server's lifetime. */
 struct api_env {
     struct store *store;
+    struct runner *runner;      /* NULL when no workers run jobs */
     unsigned char page_token_key[PAGETOKEN_KEY_LEN];
     int64_t page_token_ttl_s;
     int64_t max_domains;
+    int64_t max_active_jobs;    /* per domain */
+    int64_t max_speakers;       /* per domain */
 };
 
 struct api_call {

@@ -103,6 +103,14 @@ int tags_tag(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int tags_untag(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int tags_list(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int jobs_describe(struct api_ctx *, json_t *, json_t **, struct api_error *);
+int jobs_start(struct api_ctx *, json_t *, json_t **, struct api_error *);
 int jobs_list(struct api_ctx *, json_t *, json_t **, struct api_error *);
+int speakers_describe(struct api_ctx *, json_t *, json_t **,
+                      struct api_error *);
+int speakers_list(struct api_ctx *, json_t *, json_t **, struct api_error *);
+int speakers_delete(struct api_ctx *, json_t *, json_t **,
+                    struct api_error *);
+int speakers_opt_out(struct api_ctx *, json_t *, json_t **,
+                     struct api_error *);
 
 #endif

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Speaker enrollment job operations: ListSpeakerEnrollmentJobs and
- * DescribeSpeakerEnrollmentJob.
+ * Speaker enrollment job operations: StartSpeakerEnrollmentJob,
+ * ListSpeakerEnrollmentJobs and DescribeSpeakerEnrollmentJob.
+ *
+ * Starting a job only records it, SUBMITTED, and wakes the runner
+ * (jobs/runner.h), which does the work; the job's settings are stored with
+ * their defaults filled in, so what Describe shows is what runs.
  *
  * Listing is newest first through a keyset on the job's creation sequence:
  * a page starts strictly below the last job of the previous page, so jobs
@@ -18,8 +22,10 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "jobs/runner.h"
 #include "store/store.h"
 #include "util/err.h"
+#include "util/ids.h"
 
 #define LIST_JOBS_DEFAULT_MAX 100
 
@@ -92,6 +98,138 @@ job_store_failed(int rc, const char *domain_id, struct api_error *err)
         return api__not_found(err, "DOMAIN", "domain %s does not exist",
                               domain_id);
     return api__store_failed(err, rc);
+}
+
+
+/*
+ * The settings a job runs with: the request's configuration, with SKIP,
+ * FAIL and the domain's default watchlist where the caller left them out.
+ * A watchlist other than the domain's is not found: only the default
+ * watchlist exists in this version.
+ */
+static json_t *
+job_settings(json_t *in, const struct store_domain *d, struct api_error *err)
+{
+    json_t *enroll = json_deep_copy(json_object_get(in, "EnrollmentConfig"));
+    json_t *fraud;
+    json_t *lists;
+    json_t *settings;
+    size_t i;
+    json_t *id;
+
+    if (enroll == NULL)
+        enroll = json_object();
+    if (json_object_get(enroll, "ExistingEnrollmentAction") == NULL)
+        json_object_set_new(enroll, "ExistingEnrollmentAction",
+                            json_string("SKIP"));
+    fraud = json_object_get(enroll, "FraudDetectionConfig");
+    if (fraud == NULL) {
+        fraud = json_object();
+        json_object_set_new(enroll, "FraudDetectionConfig", fraud);
+    }
+    if (json_object_get(fraud, "FraudDetectionAction") == NULL)
+        json_object_set_new(fraud, "FraudDetectionAction",
+                            json_string("FAIL"));
+    lists = json_object_get(fraud, "WatchlistIds");
+    if (lists == NULL) {
+        lists = json_pack("[s]", d->default_watchlist_id);
+        json_object_set_new(fraud, "WatchlistIds", lists);
+    }
+    json_array_foreach(lists, i, id) {
+        if (strcmp(json_string_value(id), d->default_watchlist_id) != 0) {
+            json_decref(enroll);
+            api__not_found(err, "WATCHLIST", "watchlist %s does not exist "
+                           "in domain %s", json_string_value(id), d->id);
+            return NULL;
+        }
+    }
+
+    settings = json_pack("{s:O, s:o, s:O, s:O}", "DataAccessRoleArn",
+                         json_object_get(in, "DataAccessRoleArn"),
+                         "EnrollmentConfig", enroll, "InputDataConfig",
+                         json_object_get(in, "InputDataConfig"),
+                         "OutputDataConfig",
+                         json_object_get(in, "OutputDataConfig"));
+    if (settings == NULL)
+        api__fail(err, "InternalServerException", "out of memory");
+    return settings;
+}
+
+
+static int
+start_failed(int rc, const char *domain_id, int64_t max_active,
+             struct api_error *err)
+{
+    switch (rc) {
+    case ERR_QUOTA:
+        return api__fail(err, "ServiceQuotaExceededException",
+                         "domain %s already has %lld active speaker "
+                         "enrollment jobs; wait for one to end or raise "
+                         "--max-active-jobs", domain_id,
+                         (long long)max_active);
+    case ERR_MISMATCH:
+        return api__fail(err, "ConflictException",
+                         "ClientToken was already used for "
+                         "StartSpeakerEnrollmentJob with different "
+                         "parameters");
+    default:
+        return job_store_failed(rc, domain_id, err);
+    }
+}
+
+
+int
+jobs_start(struct api_ctx *ctx, json_t *in, json_t **out,
+           struct api_error *err)
+{
+    const char *domain_id = api__str(in, "DomainId");
+    struct store_domain d = { 0 };
+    struct store_job j = { 0 };
+    struct store_job made = { 0 };
+    json_t *settings = NULL;
+    json_t *job;
+    char hash[65];
+    int rc;
+
+    rc = domains__get(ctx, domain_id, &d, err);
+    if (rc != 0)
+        goto out;
+    settings = job_settings(in, &d, err);
+    if (settings == NULL) {
+        rc = -1;
+        goto out;
+    }
+
+    snprintf(j.account, sizeof(j.account), "%s", ctx->account);
+    snprintf(j.domain_id, sizeof(j.domain_id), "%s", domain_id);
+    j.name = (char *)api__str(in, "JobName");
+    j.created_at = ctx->now;
+    j.request_json = json_dumps(settings, JSON_COMPACT);
+    if (j.request_json == NULL || ids_new(j.id) != 0
+        || api__request_hash(in, hash) != 0) {
+        rc = api__fail(err, "InternalServerException", "out of memory");
+        goto out;
+    }
+
+    rc = store_job_create(ctx->env->store, &j, api__str(in, "ClientToken"),
+                          hash, (int)ctx->env->max_active_jobs, &made);
+    if (rc != 0) {
+        rc = start_failed(rc, domain_id, ctx->env->max_active_jobs, err);
+        goto out;
+    }
+    runner_notify(ctx->env->runner);
+
+    job = job_full(&made);
+    *out = job ? json_pack("{s:o}", "Job", job) : NULL;
+    rc = *out ? 0 : api__fail(err, "InternalServerException",
+                              "cannot serialise job %s", made.id);
+
+out:
+    free(j.request_json);
+    json_decref(settings);
+    store_job_clear(&made);
+    store_domain_clear(&d);
+    return rc;
 }
 
 

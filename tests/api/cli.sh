@@ -344,8 +344,8 @@ test_unbuilt_operation_names_itself() {
     id=$(create_domain "$(new_name)" | jq -r .Domain.DomainId)
 
     expect_failure 254 \
-        "ListSpeakers is not available in this version of Timbre" \
-        vid list-speakers --domain-id "$id"
+        "ListWatchlists is not available in this version of Timbre" \
+        vid list-watchlists --domain-id "$id"
     assert_contains "$(cat "$tmp/err")" NotImplementedException "error code"
 }
 

@@ -242,17 +242,17 @@ test_wrong_type_is_validation_error(void **state)
 static void
 test_unbuilt_operation_is_501_after_validation(void **state)
 {
-    struct answer a = call(*state, "VoiceID.ListSpeakers",
+    struct answer a = call(*state, "VoiceID.ListWatchlists",
                            "{\"DomainId\":\"abc\"}");
 
     /* Bad input is reported first, as for any operation. */
     assert_error(&a, 400, "ValidationException");
     json_decref(a.body);
 
-    a = call(*state, "VoiceID.ListSpeakers",
+    a = call(*state, "VoiceID.ListWatchlists",
              "{\"DomainId\":\"abcdefghijklmnopqrstuv\"}");
     assert_error(&a, 501, "NotImplementedException");
-    assert_string_equal(message_of(&a), "ListSpeakers is not available in "
+    assert_string_equal(message_of(&a), "ListWatchlists is not available in "
                         "this version of Timbre");
     json_decref(a.body);
 }

@@ -17,7 +17,7 @@ import {
     DeleteDomainCommand,
     DescribeDomainCommand,
     ListDomainsCommand,
-    ListSpeakersCommand,
+    ListWatchlistsCommand,
     ListTagsForResourceCommand,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
@@ -319,13 +319,13 @@ it('an operation not built yet answers 501 naming itself', async () => {
     const d = await createDomain(client);
 
     const e = await rejection(client.send(
-        new ListSpeakersCommand({ DomainId: d.DomainId })));
+        new ListWatchlistsCommand({ DomainId: d.DomainId })));
 
     assertIsA(e, VoiceIDServiceException);
     assert.equal(e.name, 'NotImplementedException');
     assert.equal(e.$metadata.httpStatusCode, 501);
     assert.equal(e.message,
-        'ListSpeakers is not available in this version of Timbre');
+        'ListWatchlists is not available in this version of Timbre');
 });
 
 it('a wrong secret is an InvalidSignatureException', async () => {
