@@ -202,7 +202,8 @@ s3_file_uri_valid(const char *s)
 }
 
 
-/* Checks the root object and finds its request list; 0 or ERR_INVAL. */
+/* Checks the root object and finds its request list; 0, ERR_INVAL, or
+ * ERR_QUOTA for more requests than a job takes. */
 static int
 check_root(const json_t *root, size_t max_requests, json_t **requests,
            char *msg, size_t msg_len)
@@ -258,7 +259,7 @@ check_root(const json_t *root, size_t max_requests, json_t **requests,
         format_count(max_requests, limit, sizeof limit);
         err_message(msg, msg_len, "the manifest has %s requests; a job "
                     "takes at most %s", have, limit);
-        return ERR_INVAL;
+        return ERR_QUOTA;
     }
     *requests = list;
     return 0;

@@ -75,7 +75,8 @@ struct job_output;
  * speaker enrollment manifest of at most 'max_requests' requests. On
  * success stores a new manifest in '*out' (free it with
  * job_manifest_free()) and returns 0. Returns ERR_INVAL when the whole
- * file is unusable, with a message naming the place in 'msg' (cut to
+ * file is unusable, ERR_QUOTA when it holds more than 'max_requests'
+ * requests, both with a message naming the place in 'msg' (cut to
  * 'msg_len' bytes; 'msg' may be NULL), or ERR_NOMEM. '*out' is untouched
  * on failure. 'max_requests' must be at least 1.
  */

@@ -19,10 +19,9 @@
  *
  * - Whole-job faults (settings, manifest, output location, no voice
  *   model) are found before anyone is enrolled, and end the job FAILED
- *   with FailureDetails. A manifest over max_requests_per_job is reported
- *   with StatusCode 400 and the manifest parser's message: the limit is a
- *   property of the file the caller sent, and AWS documents 402 only for
- *   a single request hitting a quota.
+ *   with FailureDetails. A manifest over max_requests_per_job (the
+ *   speakers-per-job quota) fails with StatusCode 402, the code the
+ *   output file uses for a quota, and names the setting that raises it.
  *
  * - Progress is done * 100 / n after each request but kept at 99 until
  *   the output file is written: 100 means the job's results exist.
@@ -353,6 +352,8 @@ manifest_load(struct job_run *jr)
     if (rc == ERR_INVAL) {
         job_fail(jr, 400, "%s", msg[0] != '\0' ? msg
                                                : "the manifest is invalid");
+    } else if (rc == ERR_QUOTA) {
+        job_fail(jr, 402, "%s (--max-job-requests)", msg);
     } else if (rc != 0) {
         job_fail(jr, 500, "cannot parse manifest %s: %s", jr->input_uri,
                  err_str(rc));

@@ -242,6 +242,76 @@ test_list_enrollment_jobs_paginates_newest_first() {
     assert_eq "$(jq -c . <<<"$failed")" '["FAILED"]' "status filter"
 }
 
+# A real job on real audio, the way a migration script runs one: put the
+# recordings and the manifest where s3:// URIs resolve, start the job, poll
+# it to its end, read the output file and find the speaker.
+test_enrollment_job_enrolls_a_caller() {
+    local id speaker corpus calls job status out gen
+    corpus=$repo/build/corpus/eval
+    [[ -f "$corpus/manifest.tsv" ]] || fail "eval corpus missing; run make"
+    id=$(create_domain "$(new_name)" | jq -r .Domain.DomainId)
+    speaker=ev0010
+    calls=$tmp/data/objects/cli-calls
+    mkdir -p "$calls/$id"
+    cp "$corpus/$speaker/$speaker"-enroll0[1-4].wav "$calls/$id/"
+    jq -n --arg id "$id" --arg s "$speaker" '{Version: "1.0",
+        SpeakerEnrollmentRequests: [{RequestId: "req-1",
+          SpeakerId: "cli-caller-1",
+          AudioSpecifications: [range(1; 5) | {
+            S3Uri: "s3://cli-calls/\($id)/\($s)-enroll0\(.).wav",
+            ChannelId: 0}]}]}' >"$calls/$id/manifest.json"
+
+    job=$(vid start-speaker-enrollment-job --domain-id "$id" \
+          --job-name cli-batch \
+          --data-access-role-arn arn:aws:iam::000000000000:role/voiceid \
+          --input-data-config "S3Uri=s3://cli-calls/$id/manifest.json" \
+          --output-data-config "S3Uri=s3://cli-calls/$id/out" \
+          | jq -r .Job.JobId)
+    assert_match "$job" '^[a-zA-Z0-9]{22}$' JobId
+    for _ in $(seq 600); do
+        status=$(vid describe-speaker-enrollment-job --domain-id "$id" \
+                 --job-id "$job" | jq -r .Job.JobStatus)
+        [[ "$status" == SUBMITTED || "$status" == IN_PROGRESS ]] || break
+        sleep 0.2
+    done
+    assert_eq "$status" COMPLETED "job status"
+
+    out=$calls/$id/out/$job/manifest.json.out
+    [[ -f "$out" ]] || fail "no output file at $out"
+    assert_eq "$(jq -c '[(.Errors | length),
+        .SuccessfulEnrollments[0].EnrollmentStatus,
+        .SuccessfulEnrollments[0].CustomerSpeakerId]' "$out")" \
+        '[0,"NEW_ENROLLMENT","cli-caller-1"]' "output file"
+    gen=$(jq -r .SuccessfulEnrollments[0].GeneratedSpeakerId "$out")
+    assert_eq "$(vid describe-speaker --domain-id "$id" \
+        --speaker-id "$gen" | jq -r '.Speaker.CustomerSpeakerId + " " +
+        .Speaker.Status')" "cli-caller-1 ENROLLED" "describe-speaker"
+    assert_eq "$(vid list-speaker-enrollment-jobs --domain-id "$id" \
+        --job-status COMPLETED | jq -r '.JobSummaries[0].JobName + " " +
+        (.JobSummaries[0].JobProgress.PercentComplete | tostring)')" \
+        "cli-batch 100" "listed as completed"
+}
+
+test_speakers_opt_out_list_and_delete() {
+    local id listed
+    id=$(create_domain "$(new_name)" | jq -r .Domain.DomainId)
+
+    assert_eq "$(vid opt-out-speaker --domain-id "$id" \
+        --speaker-id cli-no-1 | jq -r .Speaker.Status)" OPTED_OUT \
+        "opted out"
+    vid opt-out-speaker --domain-id "$id" --speaker-id cli-no-2 >/dev/null
+    listed=$(vid list-speakers --domain-id "$id" --max-items 1 \
+             | jq -r '.SpeakerSummaries | length')
+    assert_eq "$listed" 1 "one item with --max-items 1"
+    assert_eq "$(vid list-speakers --domain-id "$id" \
+        | jq -c '[.SpeakerSummaries[].CustomerSpeakerId]')" \
+        '["cli-no-1","cli-no-2"]' "every speaker, auto-paginated"
+
+    vid delete-speaker --domain-id "$id" --speaker-id cli-no-1
+    expect_failure 254 ResourceNotFoundException \
+        vid describe-speaker --domain-id "$id" --speaker-id cli-no-1
+}
+
 test_update_domain_replaces_attributes() {
     local created id out name
     created=$(create_domain "$(new_name)" --description "to be dropped")

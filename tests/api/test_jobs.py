@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """ListSpeakerEnrollmentJobs and DescribeSpeakerEnrollmentJob.
 
-StartSpeakerEnrollmentJob is not built yet, so the job histories these
-tests page through are written by build/bench/seed-jobs, which adds jobs
-through Timbre's own storage code into the running server's database
-(SQLite in WAL mode takes a second writer process safely)."""
+The long job histories these tests page through, with every terminal
+status, are written by build/bench/seed-jobs, which adds jobs through
+Timbre's own storage code into the running server's database (SQLite in
+WAL mode takes a second writer process safely): running thousands of real
+jobs would take minutes. test_start_job.py and test_enrollment.py list
+jobs that StartSpeakerEnrollmentJob made."""
 
 import json
 import os

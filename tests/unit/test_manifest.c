@@ -256,7 +256,7 @@ test_manifest_enforces_max_requests_with_readable_counts(void **state)
     used += (size_t)snprintf(text + used, cap - used, "]}");
 
     assert_int_equal(job_manifest_parse(text, used, 10000, &m, msg,
-                                        sizeof msg), ERR_INVAL);
+                                        sizeof msg), ERR_QUOTA);
     assert_string_equal(msg, "the manifest has 10,001 requests; a job "
                         "takes at most 10,000");
 

@@ -638,7 +638,7 @@ test_wrong_version_fails_400(void **state)
 
 
 static void
-test_too_many_requests_fails_400(void **state)
+test_too_many_requests_fails_402(void **state)
 {
     struct fixture *f = *state;
     char id[STORE_ID_LEN + 1];
@@ -648,8 +648,8 @@ test_too_many_requests_fails_400(void **state)
     put_manifest(f, "two.json", TWO_SPEAKERS);
     runner_go(f);
     job_submit(f, "two.json", "SKIP", id);
-    expect_failed(f, id, 400, "the manifest has 2 requests; a job takes "
-                  "at most 1");
+    expect_failed(f, id, 402, "the manifest has 2 requests; a job takes "
+                  "at most 1 (--max-job-requests)");
 }
 
 
@@ -911,7 +911,7 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_wrong_version_fails_400, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_too_many_requests_fails_400, setup, teardown),
+            test_too_many_requests_fails_402, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_manifest_over_byte_limit_fails_400, setup, teardown),
         cmocka_unit_test_setup_teardown(

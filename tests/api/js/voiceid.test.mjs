@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The AWS SDK for JavaScript v3 against the real server: domains, paging,
-// tags, and how errors map onto the SDK's exception classes. Each test
+// tags, enrollment jobs on real audio, speakers, and how errors map onto
+// the SDK's exception classes. Each test
 // creates its own domains; tests that need exact listings or special
 // flags start a server of their own.
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync }
+    from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -16,11 +19,14 @@ import {
     CreateDomainCommand,
     DeleteDomainCommand,
     DescribeDomainCommand,
+    DescribeSpeakerCommand,
+    DescribeSpeakerEnrollmentJobCommand,
     ListDomainsCommand,
     ListWatchlistsCommand,
     ListTagsForResourceCommand,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
+    StartSpeakerEnrollmentJobCommand,
     TagResourceCommand,
     ThrottlingException,
     UntagResourceCommand,
@@ -29,6 +35,7 @@ import {
     VoiceIDServiceException,
     paginateListDomains,
     paginateListSpeakerEnrollmentJobs,
+    paginateListSpeakers,
 } from '@aws-sdk/client-voice-id';
 
 import { BINARY, Server, startServer } from './server.mjs';
@@ -187,6 +194,119 @@ it('the ListSpeakerEnrollmentJobs paginator walks every job, newest first',
         assert.equal(names[0], 'seed-119');
         assert.equal(names[119], 'seed-0');
         assert.equal(new Set(names).size, 120);
+    });
+
+const ROLE = 'arn:aws:iam::000000000000:role/voiceid';
+const CORPUS = join(BINARY, '..', 'corpus', 'eval');
+
+// Puts four enrollment recordings of each corpus speaker, and a manifest
+// with one request per speaker, into the server's "js-calls" bucket.
+function putEnrollmentBatch(s, prefix, speakers) {
+    const bucket = join(s.dir, 'data', 'objects', 'js-calls');
+    mkdirSync(join(bucket, prefix), { recursive: true });
+    const requests = speakers.map((speaker, i) => ({
+        RequestId: `req-${i}`,
+        SpeakerId: `js-caller-${i}`,
+        AudioSpecifications: [1, 2, 3, 4].map((n) => {
+            const file = `${speaker}-enroll0${n}.wav`;
+            copyFileSync(join(CORPUS, speaker, file),
+                join(bucket, prefix, file));
+            return { S3Uri: `s3://js-calls/${prefix}/${file}`,
+                ChannelId: 0 };
+        }),
+    }));
+    writeFileSync(join(bucket, prefix, 'manifest.json'), JSON.stringify(
+        { Version: '1.0', SpeakerEnrollmentRequests: requests }));
+    return `s3://js-calls/${prefix}/manifest.json`;
+}
+
+function startJob(c, domainId, inputUri, extraInput = {}) {
+    return c.send(new StartSpeakerEnrollmentJobCommand({
+        DomainId: domainId,
+        DataAccessRoleArn: ROLE,
+        InputDataConfig: { S3Uri: inputUri },
+        OutputDataConfig: { S3Uri: 's3://js-calls/output' },
+        ...extraInput,
+    }));
+}
+
+async function waitForEnd(c, domainId, jobId) {
+    for (let i = 0; i < 600; i++) {
+        const { Job } = await c.send(new DescribeSpeakerEnrollmentJobCommand(
+            { DomainId: domainId, JobId: jobId }));
+        if (!['SUBMITTED', 'IN_PROGRESS'].includes(Job.JobStatus)) {
+            return Job;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`job ${jobId} did not end`);
+}
+
+it('an enrollment job enrolls real callers, seen by every paginator',
+    async (used) => {
+        const s = await ownServer(used, [...MANY, '--workers', '1']);
+        const c = s.client();
+        const d = await createDomain(c);
+        const uri = putEnrollmentBatch(s, d.DomainId, ['ev0011', 'ev0012']);
+
+        const started = await startJob(c, d.DomainId, uri,
+            { JobName: 'js-batch' });
+        assert.match(started.Job.JobId, ID22);
+        assert.ok(started.Job.CreatedAt instanceof Date);
+        assert.equal(started.Job.EnrollmentConfig.ExistingEnrollmentAction,
+            'SKIP');
+        const job = await waitForEnd(c, d.DomainId, started.Job.JobId);
+
+        assert.equal(job.JobStatus, 'COMPLETED');
+        assert.deepEqual(job.JobProgress, { PercentComplete: 100 });
+        assert.ok(job.EndedAt instanceof Date);
+        const out = JSON.parse(readFileSync(join(s.dir, 'data', 'objects',
+            'js-calls', 'output', job.JobId, 'manifest.json.out')));
+        assert.deepEqual(out.Errors, []);
+        assert.deepEqual(out.SuccessfulEnrollments.map(
+            (e) => [e.RequestId, e.CustomerSpeakerId, e.EnrollmentStatus]),
+        [['req-0', 'js-caller-0', 'NEW_ENROLLMENT'],
+            ['req-1', 'js-caller-1', 'NEW_ENROLLMENT']]);
+
+        const speakers = [];
+        for await (const page of paginateListSpeakers(
+            { client: c, pageSize: 1 }, { DomainId: d.DomainId })) {
+            speakers.push(...page.SpeakerSummaries);
+        }
+        assert.deepEqual(speakers.map((x) => x.CustomerSpeakerId),
+            ['js-caller-0', 'js-caller-1']);
+        const { Speaker } = await c.send(new DescribeSpeakerCommand({
+            DomainId: d.DomainId,
+            SpeakerId: out.SuccessfulEnrollments[1].GeneratedSpeakerId }));
+        assert.equal(Speaker.CustomerSpeakerId, 'js-caller-1');
+        assert.equal(Speaker.Status, 'ENROLLED');
+
+        const jobs = [];
+        for await (const page of paginateListSpeakerEnrollmentJobs(
+            { client: c }, { DomainId: d.DomainId,
+                JobStatus: 'COMPLETED' })) {
+            jobs.push(...page.JobSummaries);
+        }
+        assert.deepEqual(jobs.map((j) => j.JobName), ['js-batch']);
+    });
+
+it('StartSpeakerEnrollmentJob errors map to the SDK\'s classes',
+    async (used) => {
+        const s = await ownServer(used, [...MANY, '--workers', '0']);
+        const c = s.client();
+        const d = await createDomain(c);
+        const uri = 's3://js-calls/none.json';
+
+        await startJob(c, d.DomainId, uri);
+        const quota = await rejection(startJob(c, d.DomainId, uri));
+        assertIsA(quota, ServiceQuotaExceededException);
+        const bad = await rejection(startJob(c, d.DomainId,
+            'https://js-calls/none.json'));
+        assertIsA(bad, ValidationException);
+        assert.match(bad.message, /InputDataConfig\.S3Uri/);
+        const missing = await rejection(startJob(c, 'Z'.repeat(22), uri));
+        assertIsA(missing, ResourceNotFoundException);
+        assert.equal(missing.ResourceType, 'DOMAIN');
     });
 
 it('UpdateDomain replaces every attribute', async () => {
