@@ -91,7 +91,9 @@ fuzz-test:
 	@if fuzz/run.sh 20; then echo "fuzz: 1 passed, 0 failed"; \
 	else echo "fuzz: 0 passed, 1 failed"; exit 1; fi
 
-unit: $(UNIT_BINS)
+# The runner's tests enroll real speakers: they need the model and the
+# evaluation recordings, and skip without them.
+unit: $(UNIT_BINS) $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 	@tools/run-unit.sh $(UNIT_BINS)
 
 api-test: build/timbre build/bench/seed-jobs

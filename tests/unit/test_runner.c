@@ -789,9 +789,10 @@ test_lost_lease_drops_job_without_output(void **state)
     assert_true(used + 3 < sizeof text);
     put_manifest(f, "many.json", text);
 
-    /* Every lease this runner takes has run out the moment it is taken,
-     * so another claimant may take the job over at once. */
-    f->opts.lease_s = -1;
+    /* Every lease this runner takes runs out a millisecond after it is
+     * taken, well before its first request is done, so another claimant
+     * may take the job over at once. */
+    f->opts.lease_s = 0.001;
     runner_go(f);
     job_submit(f, "many.json", "SKIP", id);
 
