@@ -1,22 +1,23 @@
 # shellcheck shell=bash disable=SC2154
 # SPDX-License-Identifier: Apache-2.0
 #
-# Shell helpers shared by the benchmarks (bench/run.sh, bench/jobs.sh),
-# sourced, never run. They start Timbre, nginx and wrk on free loopback
-# ports, stop each by its PID on exit (cleanup, installed as the EXIT
-# trap by bench_begin), bound every wait, and append one tab-separated
-# line per wrk run to $work/results.tsv.
+# Shell helpers shared by the benchmarks (bench/run.sh, bench/jobs.sh,
+# bench/enroll.sh), sourced, never run. They start Timbre, nginx and wrk
+# on free loopback ports, stop each by its PID on exit (cleanup,
+# installed as the EXIT trap by bench_begin), bound every wait, and
+# append one tab-separated line per wrk run to $work/results.tsv.
 #
 # The sourcing script sets, before calling anything here (hence SC2154):
 #   here, repo     the bench/ folder and the repository
 #   py             /usr/bin/python3 (boto3 lives there)
 #   server_threads Timbre --threads and nginx worker_processes
-#   duration_s, rounds, wrk_threads, connections
-# and the helpers set work, timbre_pid/port, nginx_pid/port,
-# nginx_workers, wrk_pid and step_pid.
+#   duration_s, rounds, wrk_threads, connections (the wrk benchmarks)
+# and may set timbre_opts, more options for Timbre; the helpers set work,
+# timbre_pid/port, nginx_pid/port, nginx_workers, wrk_pid and step_pid.
 
 timbre_pid=""
 timbre_port=""
+timbre_opts=()
 nginx_pid=""
 nginx_port=""
 nginx_workers=""
@@ -41,21 +42,28 @@ check_range()
 }
 
 
-# Checks the load knobs and that the tools are installed.
-check_setup()
+# Checks that the tools given and $py are installed.
+need_tools()
 {
     local tool
 
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null ||
+            die "$tool is missing (tools/deps.sh test installs it)"
+    done
+    [ -x "$py" ] || die "$py is missing"
+}
+
+
+# Checks the load knobs of the wrk benchmarks and their tools.
+check_setup()
+{
     check_range BENCH_DURATION_S "$duration_s" 1 60
     check_range BENCH_ROUNDS "$rounds" 1 9
     check_range BENCH_CONNECTIONS "$connections" 1 1024
     check_range BENCH_WRK_THREADS "$wrk_threads" 1 64
     check_range BENCH_SERVER_THREADS "$server_threads" 1 64
-    for tool in wrk nginx curl make; do
-        command -v "$tool" >/dev/null ||
-            die "$tool is missing (tools/deps.sh test installs it)"
-    done
-    [ -x "$py" ] || die "$py is missing"
+    need_tools wrk nginx curl make
 }
 
 
@@ -185,13 +193,14 @@ wait_ready()
 }
 
 
-# Starts build/timbre on a free port with the data folder $work/data.
+# Starts build/timbre on a free port with the data folder $work/data,
+# and the options in the array timbre_opts.
 start_timbre()
 {
     timbre_port=$(free_port)
     "$repo/build/timbre" serve --listen "127.0.0.1:$timbre_port" \
         --data-dir "$work/data" --log-level warn \
-        --threads "$server_threads" \
+        --threads "$server_threads" "${timbre_opts[@]}" \
         </dev/null >"$work/timbre.log" 2>&1 &
     timbre_pid=$!
     wait_ready "http://127.0.0.1:$timbre_port/healthz" "" "$timbre_pid" || {
@@ -296,9 +305,9 @@ check_non2xx()
 }
 
 
-# The machine and load lines every results table starts with, as
+# The date, build and machine lines every results table starts with, as
 # "name<TAB>value" lines.
-machine_lines()
+host_lines()
 {
     printf 'Date (UTC)\t%s\n' "$(date -u '+%Y-%m-%d %H:%M')"
     printf 'Timbre build (git HEAD, working tree)\t%s\n' \
@@ -307,6 +316,13 @@ machine_lines()
         /proc/cpuinfo)"
     printf 'Cores (nproc)\t%s\n' "$(nproc)"
     printf 'Kernel\t%s\n' "$(uname -r)"
+}
+
+
+# host_lines, then the load lines of the wrk benchmarks.
+machine_lines()
+{
+    host_lines
     printf 'nginx\t%s, %s workers\n' \
         "$(nginx -v 2>&1 | sed 's|.*/||')" "$server_threads"
     printf 'wrk\t%s, -t%s -c%s, %s rounds of %ss per target\n' \
