@@ -40,7 +40,6 @@
 struct services {
     struct objects *objects;
     struct keyring *keyring;
-    struct voice_engine *voice;
     struct runner *runner;
 };
 
@@ -129,14 +128,18 @@ load_credentials(const struct config *cfg, struct credentials **out)
 }
 
 
-/* Opens the object store, the key ring and the voice model, and starts
- * the job runner. A missing voice model is not fatal: the server still
- * serves, and jobs fail with a message saying the model is missing. */
+/* Opens the object store and the key ring, checks the voice model, and
+ * starts the job runner. The model is loaded here only to report at once
+ * what is wrong with it, then let go: the runner loads it again for the
+ * first job, so a server that runs no job does not hold its memory. A
+ * missing model is not fatal: the server still serves, and jobs fail
+ * until the model is in place. */
 static int
 start_services(const struct config *cfg, struct store *store,
                struct services *sv)
 {
     struct runner_options ro;
+    struct voice_engine *voice = NULL;
     char path[4200];
     char msg[512];
     int rc;
@@ -150,14 +153,16 @@ start_services(const struct config *cfg, struct store *store,
         log_msg(LOG_ERROR, "main", NULL, "%s", msg);
         return rc;
     }
-    if (voice_engine_open(cfg->voice_model_path, &sv->voice, msg,
+    if (voice_engine_open(cfg->voice_model_path, &voice, msg,
                           sizeof(msg)) == 0)
-        log_msg(LOG_INFO, "main", NULL, "voice model %s loaded",
-                voice_engine_version(sv->voice));
+        log_msg(LOG_INFO, "main", NULL, "voice model %s found; it is "
+                "loaded when the first job runs",
+                voice_engine_version(voice));
     else
         log_msg(LOG_WARN, "main", NULL, "no voice model: %s; enrollment "
                 "jobs will fail until one is given with --voice-model",
                 msg);
+    voice_engine_free(voice);
 
     if (cfg->workers == 0)
         return 0;
@@ -165,7 +170,7 @@ start_services(const struct config *cfg, struct store *store,
         .store = store,
         .objects = sv->objects,
         .keyring = sv->keyring,
-        .voice = sv->voice,
+        .voice_model_path = cfg->voice_model_path,
         .workers = (int)cfg->workers,
         .lease_s = cfg->job_lease_s,
         .min_enroll_speech_s = cfg->min_enroll_speech_s,
@@ -185,7 +190,6 @@ static void
 stop_services(struct services *sv)
 {
     runner_stop(sv->runner);
-    voice_engine_free(sv->voice);
     keyring_close(sv->keyring);
     objects_close(sv->objects);
 }

@@ -79,6 +79,12 @@ struct runner {
     pthread_cond_t wake;
     uint64_t notifications;     /* bumped by runner_notify */
     bool stopping;
+
+    /* The engine jobs use: opts.voice, or the one loaded on first use.
+     * Loading takes a while, so it has a lock of its own. */
+    pthread_mutex_t voice_lock;
+    const struct voice_engine *voice;
+    struct voice_engine *loaded_voice;  /* owned; NULL until loaded */
 };
 
 /* The job a worker is carrying out, and what it has learnt so far. */
@@ -94,6 +100,7 @@ struct job_run {
     char *kms_key_id;                   /* the domain's */
     struct job_manifest *manifest;
     struct job_output *output;
+    const struct voice_engine *voice;   /* the runner's */
     char (*paths)[LOCAL_PATH_MAX];      /* VOICE_MAX_ENROLL_FILES of them */
     size_t n_enrolled;
     size_t n_errors;
@@ -517,7 +524,7 @@ request_embed(struct job_run *jr, const struct job_request *req,
     }
 
     msg[0] = '\0';
-    rc = voice_engine_embed(o->voice, sources, req->n_audio,
+    rc = voice_engine_embed(jr->voice, sources, req->n_audio,
                             o->min_enroll_speech_s, vp, msg, sizeof msg);
     if (rc == 0)
         return 0;
@@ -716,6 +723,27 @@ job_complete(struct job_run *jr)
 }
 
 
+/* The voice engine, loaded now if no job has needed it yet. Returns
+ * NULL with the reason in 'msg' when the model cannot be loaded. */
+static const struct voice_engine *
+runner_voice(struct runner *r, const char *tag, char *msg, size_t cap)
+{
+    const struct voice_engine *voice;
+
+    pthread_mutex_lock(&r->voice_lock);
+    if (r->voice == NULL
+        && voice_engine_open(r->opts.voice_model_path, &r->loaded_voice,
+                             msg, cap) == 0) {
+        r->voice = r->loaded_voice;
+        log_msg(LOG_INFO, "runner", tag, "voice model %s loaded",
+                voice_engine_version(r->voice));
+    }
+    voice = r->voice;
+    pthread_mutex_unlock(&r->voice_lock);
+    return voice;
+}
+
+
 /* Finds the domain's key and the output location; FAILS the job when
  * either is unusable. */
 static int
@@ -723,6 +751,7 @@ job_prepare(struct job_run *jr)
 {
     const struct runner_options *o = &jr->r->opts;
     struct store_domain d;
+    char msg[MESSAGE_MAX / 2] = "";
     int rc;
 
     memset(&d, 0, sizeof d);
@@ -770,8 +799,14 @@ job_prepare(struct job_run *jr)
     if (rc != 0)
         return rc;
 
-    if (o->voice == NULL) {
-        job_fail(jr, 500, "no voice model is loaded");
+    /* The reason names files of the server, which are the operator's
+     * business, not the caller's: it goes to the log only. */
+    jr->voice = runner_voice(jr->r, jr->tag, msg, sizeof msg);
+    if (jr->voice == NULL) {
+        log_msg(LOG_ERROR, "runner", jr->tag, "cannot load the voice "
+                "model: %s", msg);
+        job_fail(jr, 500, "the server has no usable voice model; its "
+                 "log says why");
         return ERR_INVAL;
     }
 
@@ -893,6 +928,8 @@ runner_free(struct runner *r)
         if (r->workers[i].started)
             pthread_join(r->workers[i].thread, NULL);
     }
+    voice_engine_free(r->loaded_voice);
+    pthread_mutex_destroy(&r->voice_lock);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     free(r->workers);
@@ -922,6 +959,8 @@ runner_start(const struct runner_options *opts, struct runner **out)
     }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);
+    pthread_mutex_init(&r->voice_lock, NULL);
+    r->voice = opts->voice;
 
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "localhost");

@@ -22,6 +22,11 @@
  * quota, 409 opted out, 500 internal) and the job ends
  * COMPLETED_WITH_ERRORS; otherwise COMPLETED. The output file is written
  * atomically under OutputDataConfig.S3Uri (jobs/manifest.h names it).
+ *
+ * Without a borrowed engine the runner loads the voice model itself when
+ * the first job needs it, so a server that runs no job does not hold the
+ * model's memory. A model that cannot be loaded fails that job with 500
+ * and is tried again for the next one.
  */
 #ifndef TIMBRE_JOBS_RUNNER_H
 #define TIMBRE_JOBS_RUNNER_H
@@ -38,7 +43,8 @@ struct runner_options {
     struct store *store;                /* borrowed, all of them */
     struct objects *objects;
     struct keyring *keyring;
-    const struct voice_engine *voice;   /* NULL: no model; jobs fail 500 */
+    const struct voice_engine *voice;   /* NULL: load voice_model_path */
+    const char *voice_model_path;       /* NULL for the default model */
     int workers;                        /* threads; 0 starts none */
     double lease_s;                     /* a claim's lease, e.g. 60 */
     double min_enroll_speech_s;

@@ -474,6 +474,28 @@ test_job_enrolls_then_skips_then_overwrites(void **state)
 }
 
 
+/* Without a borrowed engine the runner loads the model for the first
+ * job and keeps it for the next. */
+static void
+test_model_is_loaded_for_the_first_job(void **state)
+{
+    struct fixture *f = *state;
+    char ids[2][STORE_ID_LEN + 4] = { "", "" };
+    char id[STORE_ID_LEN + 1];
+
+    need_voice(f);
+    f->opts.voice = NULL;
+    f->opts.voice_model_path = MODEL_PATH;
+    put_manifest(f, "two.json", TWO_SPEAKERS);
+    runner_go(f);
+
+    job_submit(f, "two.json", "SKIP", id);
+    expect_two_lines(f, id, "NEW_ENROLLMENT", ids);
+    job_submit(f, "two.json", "SKIP", id);
+    expect_two_lines(f, id, "DUPLICATE_SKIPPED", ids);
+}
+
+
 static void
 test_bad_requests_become_error_lines(void **state)
 {
@@ -676,11 +698,13 @@ test_no_voice_model_fails_500(void **state)
     char id[STORE_ID_LEN + 1];
 
     f->opts.voice = NULL;
+    f->opts.voice_model_path = "/nonexistent/timbre.model";
     put_manifest(f, "one.json", MANIFEST(REQUEST("r1", "alice",
                                                  AUDIO("a1.wav"))));
     runner_go(f);
     job_submit(f, "one.json", "SKIP", id);
-    expect_failed(f, id, 500, "no voice model is loaded");
+    expect_failed(f, id, 500, "the server has no usable voice model; its "
+                  "log says why");
 }
 
 
@@ -901,6 +925,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_job_enrolls_then_skips_then_overwrites, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_model_is_loaded_for_the_first_job, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_bad_requests_become_error_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(
