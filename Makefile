@@ -107,7 +107,7 @@ test:
 # deps.sh has just installed.
 run:
 	@tools/deps.sh run
-	@$(MAKE) --no-print-directory build/timbre
+	@$(MAKE) --no-print-directory all
 	build/timbre serve --listen $(LISTEN) --data-dir $(DATA)
 
 model:
