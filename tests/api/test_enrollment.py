@@ -261,3 +261,42 @@ def test_sigkill_mid_job_then_restart_finishes_without_duplicates(
         DomainId=d["DomainId"]) for s in p["SpeakerSummaries"]]
     assert len(speakers) == n
     assert len({s["CustomerSpeakerId"] for s in speakers}) == n
+
+
+def test_two_servers_on_one_database_run_each_job_once(server_factory):
+    first = server_factory("--workers", "1", "--max-active-jobs", "20")
+    second = server_factory("--workers", "1", "--max-active-jobs", "20",
+                            data_dir=first.data_dir)
+    client = first.client()
+    d = create_domain(client)
+    files = {s: put_audio(first, s, enroll_files(s))
+             for s in ("ev0013", "ev0014")}
+    jobs = []
+    for j in range(8):
+        manifest = put_manifest(first, [
+            request("r%d" % i, "caller-%d-%d" % (j, i), files[s])
+            for i, s in enumerate(sorted(files))], "m%d.json" % j)
+        # Half the jobs go in through each server; either may run any.
+        via = (first if j % 2 else second).client()
+        jobs.append(start(via, d["DomainId"], manifest)["JobId"])
+
+    done = [wait_for_end(client, d["DomainId"], job) for job in jobs]
+
+    assert {j["JobStatus"] for j in done} == {"COMPLETED"}
+    claims = {}
+    for s in (first, second):
+        with open(s.log_path) as f:
+            for line in f:
+                if "runner: job claimed by" in line:
+                    job = line.split("job=")[1].split()[0]
+                    claims.setdefault(job, []).append(s.log_path)
+    assert sorted(claims) == sorted(jobs)
+    assert all(len(by) == 1 for by in claims.values()), claims
+    for j, job in enumerate(done):
+        out = output_of(first, job, "m%d.json" % j)
+        assert [s["CustomerSpeakerId"] for s in
+                out["SuccessfulEnrollments"]] == \
+            ["caller-%d-0" % j, "caller-%d-1" % j]
+    speakers = [s for p in client.get_paginator("list_speakers").paginate(
+        DomainId=d["DomainId"]) for s in p["SpeakerSummaries"]]
+    assert len(speakers) == 16
