@@ -271,6 +271,7 @@ serve(int argc, char **argv)
     if (start_services(&cfg, env.store, &services) != 0)
         goto out;
     env.runner = services.runner;
+    env.keyring = services.keyring;
 
     if (load_credentials(&cfg, &creds) != 0)
         goto out;

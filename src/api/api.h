@@ -21,9 +21,12 @@ struct store;
 struct runner;
 
 /* What every operation may use; borrowed for the server's lifetime. */
+struct keyring;
+
 struct api_env {
     struct store *store;
     struct runner *runner;      /* NULL when no workers run jobs */
+    struct keyring *keyring;    /* voiceprints are sealed under its keys */
     unsigned char page_token_key[PAGETOKEN_KEY_LEN];
     int64_t page_token_ttl_s;
     int64_t max_domains;

@@ -16,6 +16,8 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/ids.h"
+#include "util/log.h"
+#include "util/sealedprint.h"
 
 #define LIST_DOMAINS_DEFAULT_MAX 10
 
@@ -296,6 +298,21 @@ out:
 }
 
 
+/* The store's re-seal step of a key change: the speaker's voiceprint,
+ * sealed under 'old_key', sealed again under 'new_key'. */
+static int
+reseal_voiceprint(void *keyring, const struct store_speaker *sp,
+                  const char *old_key, const char *new_key,
+                  unsigned char **sealed, size_t *sealed_len)
+{
+    if (keyring == NULL)
+        return ERR_INTERNAL;
+    return sealedprint_reseal(keyring, old_key, new_key, sp->domain_id,
+                              sp->customer_id, sp->voiceprint,
+                              sp->voiceprint_len, sealed, sealed_len);
+}
+
+
 int
 domains_update(struct api_ctx *ctx, json_t *in, json_t **out,
                struct api_error *err)
@@ -303,6 +320,7 @@ domains_update(struct api_ctx *ctx, json_t *in, json_t **out,
     struct store_domain d = { 0 };
     const char *new_key = kms_key_of(in);
     char *old_key = NULL;
+    size_t n_resealed = 0;
     int rc;
 
     rc = domains__get(ctx, api__str(in, "DomainId"), &d, err);
@@ -317,10 +335,9 @@ domains_update(struct api_ctx *ctx, json_t *in, json_t **out,
                         ? strdup(api__str(in, "Description")) : NULL;
     d.updated_at = ctx->now;
 
-    /* TODO: a new key should re-encrypt the domain's voiceprints in the
-     * background (IN_PROGRESS, then COMPLETED). There is nothing encrypted
-     * under a domain key yet, so the change completes at once; once
-     * voiceprints exist this must become a real re-encryption job. */
+    /* Voice ID re-encrypted in the background and reported IN_PROGRESS
+     * meanwhile; here the voiceprints are re-sealed in the update's own
+     * transaction, so the change is COMPLETED when the call returns. */
     if (strcmp(new_key, d.kms_key_id) != 0) {
         old_key = d.kms_key_id;
         d.kms_key_id = strdup(new_key);
@@ -337,7 +354,8 @@ domains_update(struct api_ctx *ctx, json_t *in, json_t **out,
         goto out;
     }
 
-    rc = store_domain_update(ctx->env->store, &d);
+    rc = store_domain_update(ctx->env->store, &d, reseal_voiceprint,
+                             ctx->env->keyring, &n_resealed);
     if (rc == ERR_NOTFOUND) {
         rc = api__not_found(err, "DOMAIN", "domain %s does not exist",
                             d.id);
@@ -347,6 +365,10 @@ domains_update(struct api_ctx *ctx, json_t *in, json_t **out,
         rc = api__store_failed(err, rc);
         goto out;
     }
+    if (n_resealed > 0)
+        log_msg(LOG_INFO, "api", ctx->request_id, "domain %s: %zu "
+                "voiceprints re-sealed under its new key", d.id,
+                n_resealed);
     rc = reply_domain(ctx, &d, out, err);
 
 out:

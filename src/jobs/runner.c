@@ -55,8 +55,8 @@
 #include "timbre/voice.h"
 #include "util/err.h"
 #include "util/ids.h"
-#include "util/keyring.h"
 #include "util/log.h"
+#include "util/sealedprint.h"
 
 #define OWNER_MAX 320           /* "<hostname>:<pid>:<index>" */
 #define MESSAGE_MAX 1024        /* an output line's or failure's message */
@@ -384,42 +384,37 @@ request_error(struct job_run *jr, const struct job_request *req, int code,
 }
 
 
-/* Serialises the voiceprint as little-endian float32 and seals it under
- * the domain's key, bound to the domain and customer id. */
+/* Seals the voiceprint under the domain's key as last read. */
 static int
 voiceprint_seal(struct job_run *jr, const struct job_request *req,
                 const struct voice_print *vp, unsigned char **sealed,
                 size_t *sealed_len)
 {
-    unsigned char *plain;
-    char *aad = NULL;
-    uint32_t bits;
+    return sealedprint_seal(jr->r->opts.keyring, jr->kms_key_id,
+                            jr->job.domain_id, req->speaker_id, vp->values,
+                            vp->dim, sealed, sealed_len);
+}
+
+
+/* Reads the domain's key again after UpdateDomain changed it under the
+ * job, so that the next seal uses the new one. */
+static int
+domain_key_refresh(struct job_run *jr)
+{
+    struct store_domain d;
     int rc;
 
-    plain = malloc(vp->dim * 4 + 1);
-    if (plain == NULL)
-        return ERR_NOMEM;
-    for (size_t i = 0; i < vp->dim; i++) {
-        memcpy(&bits, &vp->values[i], sizeof bits);
-        plain[4 * i] = (unsigned char)(bits & 0xFF);
-        plain[4 * i + 1] = (unsigned char)((bits >> 8) & 0xFF);
-        plain[4 * i + 2] = (unsigned char)((bits >> 16) & 0xFF);
-        plain[4 * i + 3] = (unsigned char)((bits >> 24) & 0xFF);
+    memset(&d, 0, sizeof d);
+    rc = store_domain_get(jr->r->opts.store, jr->job.account,
+                          jr->job.domain_id, &d);
+    if (rc == 0 && d.kms_key_id == NULL)
+        rc = ERR_INTERNAL;
+    if (rc == 0) {
+        free(jr->kms_key_id);
+        jr->kms_key_id = d.kms_key_id;
+        d.kms_key_id = NULL;
     }
-
-    if (asprintf(&aad, "timbre/voiceprint/%s/%s", jr->job.domain_id,
-                 req->speaker_id) < 0) {
-        aad = NULL;
-        rc = ERR_NOMEM;
-        goto out;
-    }
-    rc = keyring_seal(jr->r->opts.keyring, jr->kms_key_id, aad,
-                      strlen(aad), plain, vp->dim * 4, sealed, sealed_len);
-
-out:
-    free(aad);
-    explicit_bzero(plain, vp->dim * 4 + 1);
-    free(plain);
+    store_domain_clear(&d);
     return rc;
 }
 
@@ -548,6 +543,53 @@ request_embed(struct job_run *jr, const struct job_request *req,
 }
 
 
+/* How often a request seals again after the domain's key changed under
+ * it; more than one change within one request is not worth waiting for. */
+#define RESEAL_ATTEMPTS 3
+
+/* Seals the voiceprint into sp->voiceprint (which the caller frees) and
+ * records the enrollment. The store refuses a blob sealed under a key the
+ * domain no longer has, since UpdateDomain re-seals every voiceprint when
+ * the key changes; the new key is read and the voiceprint sealed again.
+ * On failure *step names what failed, for the output file. */
+static int
+speaker_store(struct job_run *jr, const struct job_request *req,
+              const struct voice_print *vp, struct store_speaker *sp,
+              enum store_enroll_outcome *outcome,
+              struct store_speaker *stored, const char **step)
+{
+    const struct runner_options *o = &jr->r->opts;
+    int rc = ERR_MISMATCH;
+
+    for (int i = 0; i < RESEAL_ATTEMPTS && rc == ERR_MISMATCH; i++) {
+        if (i > 0) {
+            *step = "reading the domain's new key";
+            rc = domain_key_refresh(jr);
+            if (rc != 0)
+                return rc;
+        }
+        if (sp->voiceprint != NULL) {
+            explicit_bzero(sp->voiceprint, sp->voiceprint_len);
+            free(sp->voiceprint);
+            sp->voiceprint = NULL;
+        }
+
+        *step = "sealing the voiceprint";
+        rc = voiceprint_seal(jr, req, vp, &sp->voiceprint,
+                             &sp->voiceprint_len);
+        if (rc != 0)
+            return rc;
+
+        *step = "storing the speaker";
+        rc = store_enroll_apply(o->store, jr->job.id, req->request_id, sp,
+                                jr->kms_key_id, jr->overwrite,
+                                o->max_speakers_per_domain, outcome,
+                                stored);
+    }
+    return rc;
+}
+
+
 /* Carries out one request, adding its line to the output. Returns 0, or
  * a negative error when the line itself could not be added. */
 static int
@@ -560,6 +602,7 @@ request_run(struct job_run *jr, const struct job_request *req)
     enum store_enroll_outcome outcome = 0;
     char rid[IDS_RESOURCE_LEN + 1];
     char msg[MESSAGE_MAX];
+    const char *step;
     double now;
     int rc;
 
@@ -581,13 +624,6 @@ request_run(struct job_run *jr, const struct job_request *req)
      * fraudsters yet, so every watchlist is empty and the check always
      * passes; it matters once fraudster registration jobs exist. */
 
-    rc = voiceprint_seal(jr, req, &vp, &sp.voiceprint, &sp.voiceprint_len);
-    if (rc != 0) {
-        snprintf(msg, sizeof msg, "internal error while sealing the "
-                 "voiceprint: %s", err_str(rc));
-        rc = request_error(jr, req, 500, msg);
-        goto out;
-    }
     rc = ids_new(rid);
     if (rc != 0) {
         snprintf(msg, sizeof msg, "internal error while making a speaker "
@@ -605,12 +641,10 @@ request_run(struct job_run *jr, const struct job_request *req)
     sp.created_at = now;
     sp.updated_at = now;
 
-    rc = store_enroll_apply(o->store, jr->job.id, req->request_id, &sp,
-                            jr->overwrite, o->max_speakers_per_domain,
-                            &outcome, &stored);
+    rc = speaker_store(jr, req, &vp, &sp, &outcome, &stored, &step);
     if (rc != 0) {
-        snprintf(msg, sizeof msg, "internal error while storing the "
-                 "speaker: %s", err_str(rc));
+        snprintf(msg, sizeof msg, "internal error while %s: %s", step,
+                 err_str(rc));
         rc = request_error(jr, req, 500, msg);
         goto out;
     }

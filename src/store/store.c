@@ -249,13 +249,19 @@ store_domain_get(struct store *s, const char *account, const char *id,
 
 
 int
-store_domain_update(struct store *s, const struct store_domain *d)
+store_domain_update(struct store *s, const struct store_domain *d,
+                    store_reseal_fn reseal, void *reseal_arg,
+                    size_t *n_resealed)
 {
+    size_t ignored;
+
     if (s == NULL || d == NULL || !account_ok(d->account))
         return ERR_INVAL;
     if (!id_field_ok(d->id) || d->name == NULL || d->kms_key_id == NULL)
         return ERR_INVAL;
-    return s->ops->domain_update(s, d);
+    return s->ops->domain_update(s, d, reseal, reseal_arg,
+                                 n_resealed != NULL ? n_resealed
+                                                    : &ignored);
 }
 
 
@@ -527,7 +533,7 @@ store_speaker_opt_out(struct store *s, const char *account,
 int
 store_enroll_apply(struct store *s, const char *job_id,
                    const char *request_id, const struct store_speaker *sp,
-                   bool overwrite, int max_speakers,
+                   const char *sealed_with, bool overwrite, int max_speakers,
                    enum store_enroll_outcome *outcome,
                    struct store_speaker *out)
 {
@@ -545,8 +551,8 @@ store_enroll_apply(struct store *s, const char *job_id,
         return ERR_INVAL;
     if (sp->voiceprint == NULL || sp->voiceprint_len == 0)
         return ERR_INVAL;
-    return s->ops->enroll_apply(s, job_id, request_id, sp, overwrite,
-                                max_speakers, outcome, out);
+    return s->ops->enroll_apply(s, job_id, request_id, sp, sealed_with,
+                                overwrite, max_speakers, outcome, out);
 }
 
 

@@ -159,11 +159,30 @@ int store_domain_get(struct store *s, const char *account, const char *id,
                      struct store_domain *out);
 
 /*
+ * Re-seals one speaker's voiceprint 'sp->voiceprint', sealed under
+ * 'old_key', under 'new_key': stores a new blob (free()) in *sealed and
+ * its length in *sealed_len and returns 0, or returns an ERR_* that
+ * undoes the whole update.
+ */
+typedef int (*store_reseal_fn)(void *arg, const struct store_speaker *sp,
+                               const char *old_key, const char *new_key,
+                               unsigned char **sealed, size_t *sealed_len);
+
+/*
  * Replaces name, description (NULL removes it), kms_key_id, the three
  * sse_* fields and updated_at of the live domain named by d->account and
  * d->id. ERR_NOTFOUND if it is missing or deleted.
+ *
+ * Every voiceprint of a domain is sealed under the domain's current key.
+ * So when kms_key_id changes, each of them goes through 'reseal' in the
+ * same transaction as the change: the domain and its voiceprints change
+ * key together or not at all. 'reseal' may be NULL only for a domain
+ * with no voiceprint (ERR_INVAL otherwise). *n_resealed (may be NULL)
+ * receives how many were re-sealed.
  */
-int store_domain_update(struct store *s, const struct store_domain *d);
+int store_domain_update(struct store *s, const struct store_domain *d,
+                        store_reseal_fn reseal, void *reseal_arg,
+                        size_t *n_resealed);
 
 /* Marks a live domain deleted at 'now'. ERR_NOTFOUND if missing. */
 int store_domain_delete(struct store *s, const char *account, const char *id,
@@ -322,10 +341,17 @@ int store_speaker_opt_out(struct store *s, const char *account,
  * domain_id, id (used only when new), customer_id, the sealed voiceprint,
  * its version and updated_at (created_at too when new). *outcome and
  * *out (the speaker as stored, or as found) are filled on success.
+ *
+ * 'sealed_with' is the KMS key id the voiceprint was sealed under. When
+ * it is not the domain's key any more (the key changed while the caller
+ * was sealing) nothing is stored and ERR_MISMATCH tells the caller to
+ * seal again under the new key. NULL skips that check, for callers whose
+ * voiceprints are not really sealed (tests, imports).
  */
 int store_enroll_apply(struct store *s, const char *job_id,
                        const char *request_id,
-                       const struct store_speaker *sp, bool overwrite,
+                       const struct store_speaker *sp,
+                       const char *sealed_with, bool overwrite,
                        int max_speakers,
                        enum store_enroll_outcome *outcome,
                        struct store_speaker *out);

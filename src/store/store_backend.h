@@ -30,7 +30,9 @@ struct store_ops {
                          int max_domains, struct store_domain *out);
     int (*domain_get)(struct store *s, const char *account, const char *id,
                       struct store_domain *out);
-    int (*domain_update)(struct store *s, const struct store_domain *d);
+    int (*domain_update)(struct store *s, const struct store_domain *d,
+                         store_reseal_fn reseal, void *reseal_arg,
+                         size_t *n_resealed);
     int (*domain_delete)(struct store *s, const char *account,
                          const char *id, double now);
     int (*domain_list)(struct store *s, const char *account,
@@ -83,7 +85,8 @@ struct store_ops {
                            struct store_speaker *out);
     int (*enroll_apply)(struct store *s, const char *job_id,
                         const char *request_id,
-                        const struct store_speaker *sp, bool overwrite,
+                        const struct store_speaker *sp,
+                        const char *sealed_with, bool overwrite,
                         int max_speakers,
                         enum store_enroll_outcome *outcome,
                         struct store_speaker *out);

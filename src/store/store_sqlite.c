@@ -260,6 +260,9 @@ enum stmt_id {
     ST_SPEAKER_OPT_OUT,
     ST_SPEAKER_DELETE,
     ST_SPEAKER_DELETE_BY_CUSTOMER,
+    ST_SPEAKER_SEALED,
+    ST_SPEAKER_RESEAL,
+    ST_DOMAIN_KEY,
     ST_ENROLL_REQ_GET,
     ST_ENROLL_REQ_PUT,
     N_STMT
@@ -545,6 +548,23 @@ static const struct stmt_def stmt_defs[N_STMT] = {
     [ST_SPEAKER_DELETE_BY_CUSTOMER] = {
         "speaker_delete_by_customer",
         "DELETE FROM speakers WHERE customer_id = ?1 AND domain_id = ?2"
+    },
+    /* The domain's voiceprints in creation order, a batch at a time:
+     * re-sealing reads a batch, then rewrites it. */
+    [ST_SPEAKER_SEALED] = {
+        "speaker_sealed",
+        "SELECT " SPEAKER_COLS " FROM speakers"
+        " WHERE domain_id = ?1 AND seq > ?2 AND voiceprint IS NOT NULL"
+        " ORDER BY seq LIMIT ?3"
+    },
+    [ST_SPEAKER_RESEAL] = {
+        "speaker_reseal",
+        "UPDATE speakers SET voiceprint = ?2 WHERE id = ?1"
+    },
+    [ST_DOMAIN_KEY] = {
+        "domain_key",
+        "SELECT kms_key_id = ?3 FROM domains"
+        " WHERE id = ?1 AND account = ?2 AND deleted_at IS NULL"
     },
     [ST_ENROLL_REQ_GET] = {
         "enroll_request_get",
@@ -1652,11 +1672,101 @@ sqlite_domain_get(struct store *s, const char *account, const char *id,
 }
 
 
+#define RESEAL_BATCH 256
+
+struct update_args {
+    const struct store_domain *d;
+    store_reseal_fn reseal;
+    void *reseal_arg;
+    size_t n_resealed;
+};
+
+
+/* Reads the next batch of at most RESEAL_BATCH sealed voiceprints of the
+ * domain after seq 'after' into 'batch'; *n receives how many. */
+static int
+sealed_batch(struct conn *c, const char *domain_id, int64_t after,
+             struct store_speaker *batch, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *n = 0;
+    rc = stmt_open(c, ST_SPEAKER_SEALED, &st, "sii", domain_id, after,
+                   (int64_t)RESEAL_BATCH);
+    if (rc != 0)
+        return rc;
+    while ((rc = stmt_step(c, ST_SPEAKER_SEALED)) == 1) {
+        rc = speaker_from_row(st, &batch[*n]);
+        if (rc != 0)
+            break;
+        (*n)++;
+    }
+    stmt_done(st);
+    return rc < 0 ? rc : 0;
+}
+
+
+/* Re-seals every voiceprint of the domain from 'old_key' to the new key.
+ * The batch is read whole before it is rewritten, so no statement reads
+ * the table while it changes. */
+static int
+reseal_all(struct conn *c, struct update_args *a, const char *old_key)
+{
+    struct store_speaker *batch;
+    unsigned char *sealed;
+    size_t sealed_len;
+    size_t n = 0;
+    int64_t after = 0;
+    int rc;
+
+    batch = calloc(RESEAL_BATCH, sizeof(*batch));
+    if (batch == NULL)
+        return ERR_NOMEM;
+
+    do {
+        rc = sealed_batch(c, a->d->id, after, batch, &n);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            if (a->reseal == NULL) {
+                rc = ERR_INVAL;
+                break;
+            }
+            sealed = NULL;
+            rc = a->reseal(a->reseal_arg, &batch[i], old_key,
+                           a->d->kms_key_id, &sealed, &sealed_len);
+            if (rc == 0)
+                rc = stmt_exec(c, ST_SPEAKER_RESEAL, "sb", batch[i].id,
+                               (const void *)sealed, sealed_len);
+            free(sealed);
+            if (rc == 0)
+                a->n_resealed++;
+            after = batch[i].seq;
+        }
+        for (size_t i = 0; i < n; i++)
+            store_speaker_clear(&batch[i]);
+    } while (rc == 0 && n == RESEAL_BATCH);
+
+    free(batch);
+    return rc;
+}
+
+
 static int
 update_body(struct conn *c, void *arg)
 {
-    const struct store_domain *d = arg;
+    struct update_args *a = arg;
+    const struct store_domain *d = a->d;
+    struct store_domain old;
     int rc;
+
+    a->n_resealed = 0;
+    memset(&old, 0, sizeof(old));
+    rc = domain_fetch(c, d->account, d->id, &old);
+    if (rc == 0 && strcmp(old.kms_key_id, d->kms_key_id) != 0)
+        rc = reseal_all(c, a, old.kms_key_id);
+    store_domain_clear(&old);
+    if (rc != 0)
+        return rc;
 
     rc = stmt_exec(c, ST_DOMAIN_UPDATE, "ssssssssd", d->account, d->id,
                    d->name, d->description, d->kms_key_id,
@@ -1669,10 +1779,16 @@ update_body(struct conn *c, void *arg)
 
 
 static int
-sqlite_domain_update(struct store *s, const struct store_domain *d)
+sqlite_domain_update(struct store *s, const struct store_domain *d,
+                     store_reseal_fn reseal, void *reseal_arg,
+                     size_t *n_resealed)
 {
-    /* The body only reads through the pointer. */
-    return write_run(store_of(s), update_body, (void *)d);
+    struct update_args a = { d, reseal, reseal_arg, 0 };
+    int rc;
+
+    rc = write_run(store_of(s), update_body, &a);
+    *n_resealed = rc == 0 ? a.n_resealed : 0;
+    return rc;
 }
 
 
@@ -2832,6 +2948,7 @@ struct enroll_args {
     const char *job_id;
     const char *request_id;
     const struct store_speaker *sp;
+    const char *sealed_with;
     bool overwrite;
     int max_speakers;
     enum store_enroll_outcome outcome;
@@ -2986,6 +3103,19 @@ enroll_body(struct conn *c, void *arg)
     if (rc <= 0)
         return rc;
 
+    /* A key change re-seals every voiceprint under the new key in one
+     * transaction; one sealed under the old key must not slip in after. */
+    if (a->sealed_with != NULL) {
+        int64_t same = 0;
+
+        rc = stmt_int64(c, ST_DOMAIN_KEY, &same, "sss", sp->domain_id,
+                        sp->account, a->sealed_with);
+        if (rc != 0)
+            return rc;
+        if (!same)
+            return ERR_MISMATCH;
+    }
+
     rc = speaker_fetch(c, sp->account, sp->domain_id, sp->customer_id,
                        &a->result);
     if (rc == 0)
@@ -3005,7 +3135,8 @@ enroll_body(struct conn *c, void *arg)
 static int
 sqlite_enroll_apply(struct store *s, const char *job_id,
                     const char *request_id, const struct store_speaker *sp,
-                    bool overwrite, int max_speakers,
+                    const char *sealed_with, bool overwrite,
+                    int max_speakers,
                     enum store_enroll_outcome *outcome,
                     struct store_speaker *out)
 {
@@ -3016,6 +3147,7 @@ sqlite_enroll_apply(struct store *s, const char *job_id,
     a.job_id = job_id;
     a.request_id = request_id;
     a.sp = sp;
+    a.sealed_with = sealed_with;
     a.overwrite = overwrite;
     a.max_speakers = max_speakers;
 

@@ -34,6 +34,7 @@
 #include "tmpdir.h"
 #include "util/err.h"
 #include "util/keyring.h"
+#include "util/sealedprint.h"
 
 #define MODEL_PATH "build/voice/default.model"
 #define CORPUS "build/corpus/eval"
@@ -408,11 +409,11 @@ expect_two_lines(struct fixture *f, const char *id, const char *status,
 }
 
 
-/* The stored speaker has a voiceprint sealed under the domain's key and
- * bound to its domain and customer id; returns its version. */
+/* The stored speaker has a voiceprint sealed under 'key' and bound to
+ * its domain and customer id. */
 static void
-expect_sealed_voiceprint(struct fixture *f, const char *customer_id,
-                         const char *generated_id)
+expect_voiceprint_under(struct fixture *f, const char *key,
+                        const char *customer_id, const char *generated_id)
 {
     struct store_speaker sp;
     unsigned char *plain = NULL;
@@ -431,7 +432,7 @@ expect_sealed_voiceprint(struct fixture *f, const char *customer_id,
 
     n = snprintf(aad, sizeof aad, "timbre/voiceprint/%s/%s", DOMAIN,
                  customer_id);
-    assert_int_equal(keyring_open_sealed(f->keyring, KMS_KEY, aad,
+    assert_int_equal(keyring_open_sealed(f->keyring, key, aad,
                                          (size_t)n, sp.voiceprint,
                                          sp.voiceprint_len, &plain,
                                          &plain_len), 0);
@@ -441,10 +442,65 @@ expect_sealed_voiceprint(struct fixture *f, const char *customer_id,
     free(plain);
 
     /* Bound to the customer: another AAD does not open it. */
-    assert_int_equal(keyring_open_sealed(f->keyring, KMS_KEY, "x", 1,
+    assert_int_equal(keyring_open_sealed(f->keyring, key, "x", 1,
                                          sp.voiceprint, sp.voiceprint_len,
                                          &plain, &plain_len), ERR_CRYPTO);
     store_speaker_clear(&sp);
+}
+
+
+/* ... under the domain's key, as the fixture creates it. */
+static void
+expect_sealed_voiceprint(struct fixture *f, const char *customer_id,
+                         const char *generated_id)
+{
+    expect_voiceprint_under(f, KMS_KEY, customer_id, generated_id);
+}
+
+
+/* UpdateDomain's re-sealing step, as the API layer gives it. */
+static int
+reseal_with_keyring(void *keyring, const struct store_speaker *sp,
+                    const char *old_key, const char *new_key,
+                    unsigned char **sealed, size_t *sealed_len)
+{
+    return sealedprint_reseal(keyring, old_key, new_key, sp->domain_id,
+                              sp->customer_id, sp->voiceprint,
+                              sp->voiceprint_len, sealed, sealed_len);
+}
+
+
+/* A new domain key re-seals the voiceprints the runner sealed, and the
+ * next job seals under the new key. */
+static void
+test_voiceprints_follow_the_domain_key(void **state)
+{
+    struct fixture *f = *state;
+    char ids[2][STORE_ID_LEN + 4] = { "", "" };
+    char id[STORE_ID_LEN + 1];
+    struct store_domain d;
+    size_t n_resealed = 0;
+
+    need_voice(f);
+    put_manifest(f, "two.json", TWO_SPEAKERS);
+    runner_go(f);
+    job_submit(f, "two.json", "SKIP", id);
+    expect_two_lines(f, id, "NEW_ENROLLMENT", ids);
+
+    memset(&d, 0, sizeof d);
+    assert_int_equal(store_domain_get(f->store, ACCOUNT, DOMAIN, &d), 0);
+    free(d.kms_key_id);
+    d.kms_key_id = strdup("key-rotated");
+    assert_int_equal(store_domain_update(f->store, &d, reseal_with_keyring,
+                                         f->keyring, &n_resealed), 0);
+    store_domain_clear(&d);
+    assert_int_equal(n_resealed, 2);
+    expect_voiceprint_under(f, "key-rotated", "alice", ids[0]);
+    expect_voiceprint_under(f, "key-rotated", "bob", ids[1]);
+
+    job_submit(f, "two.json", "OVERWRITE", id);
+    expect_two_lines(f, id, "ENROLLMENT_OVERWRITE", ids);
+    expect_voiceprint_under(f, "key-rotated", "alice", ids[0]);
 }
 
 
@@ -768,8 +824,8 @@ test_expired_lease_is_taken_over_and_replayed(void **state)
     sp.voiceprint_version = "v";
     sp.created_at = now_s();
     sp.updated_at = sp.created_at;
-    assert_int_equal(store_enroll_apply(f->store, id, "r1", &sp, false, 100,
-                                        &outcome, &stored), 0);
+    assert_int_equal(store_enroll_apply(f->store, id, "r1", &sp, NULL,
+                                        false, 100, &outcome, &stored), 0);
     assert_int_equal(outcome, STORE_ENROLL_NEW);
     store_speaker_clear(&stored);
 
@@ -925,6 +981,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_job_enrolls_then_skips_then_overwrites, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_voiceprints_follow_the_domain_key, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_model_is_loaded_for_the_first_job, setup, teardown),
         cmocka_unit_test_setup_teardown(

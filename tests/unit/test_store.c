@@ -418,7 +418,7 @@ test_update_replaces_fields_and_null_removes_description(void **state)
     d.sse_update_status = "IN_PROGRESS";
     d.sse_update_message = NULL;
     d.updated_at = 1800000000.5;
-    assert_int_equal(store_domain_update(f->s, &d), 0);
+    assert_int_equal(store_domain_update(f->s, &d, NULL, NULL, NULL), 0);
 
     assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
     assert_domain_equal(&d, &got);
@@ -446,7 +446,8 @@ test_deleted_domain_is_not_found_everywhere(void **state)
 
     assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got),
                      ERR_NOTFOUND);
-    assert_int_equal(store_domain_update(f->s, &d), ERR_NOTFOUND);
+    assert_int_equal(store_domain_update(f->s, &d, NULL, NULL, NULL),
+                     ERR_NOTFOUND);
     assert_int_equal(store_domain_delete(f->s, ACCOUNT_A, d.id, 1.0e9),
                      ERR_NOTFOUND);
     assert_int_equal(store_domain_tags_put(f->s, ACCOUNT_A, d.id, &tag, 1,
@@ -550,7 +551,8 @@ test_other_account_sees_nothing(void **state)
     assert_int_equal(store_domain_tags_list(f->s, ACCOUNT_B, d.id, &tags,
                                             &n), ERR_NOTFOUND);
     memcpy(d.account, ACCOUNT_B, sizeof(d.account));
-    assert_int_equal(store_domain_update(f->s, &d), ERR_NOTFOUND);
+    assert_int_equal(store_domain_update(f->s, &d, NULL, NULL, NULL),
+                     ERR_NOTFOUND);
 
     assert_int_equal(store_domain_list(f->s, ACCOUNT_B, 0, 10, &list, &n,
                                        &more), 0);
@@ -2078,8 +2080,8 @@ enroll_expect(struct store *s, const char *req,
 {
     enum store_enroll_outcome got = 0;
 
-    assert_int_equal(store_enroll_apply(s, JOB1, req, sp, overwrite, max,
-                                        &got, out), 0);
+    assert_int_equal(store_enroll_apply(s, JOB1, req, sp, NULL, overwrite,
+                                        max, &got, out), 0);
     assert_int_equal(got, want);
 }
 
@@ -2365,11 +2367,11 @@ test_speaker_enroll_needs_the_job_in_the_domain(void **state)
     speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
     memset(&out, 0, sizeof(out));
     assert_int_equal(store_enroll_apply(f->s, "J000000000000000000009", "r1",
-                                        &sp, false, NO_QUOTA, &got, &out),
-                     ERR_NOTFOUND);
+                                        &sp, NULL, false, NO_QUOTA, &got,
+                                        &out), ERR_NOTFOUND);
     /* JOB1 belongs to domain 1, not 2. */
     speaker_make(&sp, customer, ACCOUNT_A, 2, 1, VP_OLD);
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, false,
                                         NO_QUOTA, &got, &out),
                      ERR_NOTFOUND);
     assert_int_equal(got, 0);
@@ -2441,7 +2443,8 @@ test_speaker_list_pages_in_creation_order(void **state)
         /* Interleaved speakers of another domain must not show. */
         speaker_make(&sp, customer, ACCOUNT_A, 2, 50 + i, VP_OLD);
         assert_int_equal(store_enroll_apply(f->s, "J000000000000000000002",
-                                            customer, &sp, false, NO_QUOTA,
+                                            customer, &sp, NULL, false,
+                                            NO_QUOTA,
                                             &(enum store_enroll_outcome){0},
                                             &out), 0);
         store_speaker_clear(&out);
@@ -2616,9 +2619,9 @@ speaker_calls_expect(struct fixture *f, const char *account, int dom,
                                            NO_QUOTA, 1700000500, &out),
                      want);
     speaker_make(&sp, customer, account, dom, 1, VP_NEW);
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, true,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, true,
                                         NO_QUOTA, &got, &out), want);
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r9", &sp, true,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r9", &sp, NULL, true,
                                         NO_QUOTA, &got, &out), want);
     assert_null(out.customer_id);
     assert_null(items);
@@ -2715,8 +2718,8 @@ test_speaker_failed_enroll_leaves_no_speaker_and_no_request(void **state)
         store__fail_next(step, ERR_IO);
         memset(&out, 0, sizeof(out));
         got = 0;
-        rc = store_enroll_apply(f->s, JOB1, "r1", &sp, false, NO_QUOTA, &got,
-                                &out);
+        rc = store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, false,
+                                NO_QUOTA, &got, &out);
         if (rc == 0)
             break;
         assert_int_equal(rc, ERR_IO);
@@ -2741,8 +2744,8 @@ test_speaker_failed_enroll_leaves_no_speaker_and_no_request(void **state)
     for (step = 1; step < 50 && rc != 0; step++) {
         store__fail_alloc_next(step);
         memset(&out, 0, sizeof(out));
-        rc = store_enroll_apply(f->s, JOB1, "r1", &sp, false, NO_QUOTA, &got,
-                                &out);
+        rc = store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, false,
+                                NO_QUOTA, &got, &out);
         if (rc == 0)
             break;
         assert_int_equal(rc, ERR_NOMEM);
@@ -2776,7 +2779,7 @@ test_speaker_failed_overwrite_keeps_the_old_voiceprint(void **state)
     /* BEGIN, job, request, speaker lookup, update, read-back, record. */
     store__fail_next(7, ERR_IO);
     memset(&out, 0, sizeof(out));
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r2", &sp, true,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r2", &sp, NULL, true,
                                         NO_QUOTA, &got, &out), ERR_IO);
     assert_null(out.customer_id);
     assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-1",
@@ -2786,6 +2789,178 @@ test_speaker_failed_overwrite_keeps_the_old_voiceprint(void **state)
     store_speaker_clear(&out);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
                              " enrollment_requests"), 1);
+}
+
+
+/* A stand-in for re-sealing: the new blob is "<new key>:<old blob>", and
+ * the call numbered 'fail_at' (from 1) fails instead. */
+struct reseal_log {
+    int calls;
+    int fail_at;
+    char old_key[32];
+};
+
+
+static int
+reseal_mark(void *arg, const struct store_speaker *sp, const char *old_key,
+            const char *new_key, unsigned char **sealed, size_t *sealed_len)
+{
+    struct reseal_log *log = arg;
+    size_t key_len = strlen(new_key);
+
+    log->calls++;
+    snprintf(log->old_key, sizeof(log->old_key), "%s", old_key);
+    if (log->calls == log->fail_at)
+        return ERR_CRYPTO;
+    *sealed = malloc(key_len + 1 + sp->voiceprint_len);
+    assert_non_null(*sealed);
+    memcpy(*sealed, new_key, key_len);
+    (*sealed)[key_len] = ':';
+    memcpy(*sealed + key_len + 1, sp->voiceprint, sp->voiceprint_len);
+    *sealed_len = key_len + 1 + sp->voiceprint_len;
+    return 0;
+}
+
+
+/* Enrolls 'n' speakers (more than one batch of the re-sealing) and opts
+ * one more out, so that it has no voiceprint to re-seal. */
+static void
+reseal_setup(struct fixture *f, int n)
+{
+    struct store_speaker out;
+
+    speaker_setup(f);
+    for (int i = 1; i <= n; i++)
+        enroll_n(f->s, i);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_speaker_opt_out(f->s, ACCOUNT_A, DOM1, "cust-x",
+                                           "id#S000000000000000009999",
+                                           NO_QUOTA, 1700000500, &out), 0);
+    store_speaker_clear(&out);
+}
+
+
+static void
+assert_speaker_voiceprint(struct fixture *f, int n, const char *vp)
+{
+    struct store_speaker out;
+    char customer[32];
+
+    memset(&out, 0, sizeof(out));
+    snprintf(customer, sizeof(customer), "cust-%d", n);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, customer,
+                                       &out), 0);
+    assert_voiceprint(&out, vp);
+    store_speaker_clear(&out);
+}
+
+
+static void
+test_key_change_reseals_every_voiceprint(void **state)
+{
+    struct fixture *f = *state;
+    struct reseal_log log = { 0, 0, "" };
+    struct store_domain d;
+    struct store_domain got;
+    size_t n_resealed = 0;
+    const int n = 300;
+
+    reseal_setup(f, n);
+    domain_make(&d, ACCOUNT_A, 1);
+    d.kms_key_id = "key-two";
+    assert_int_equal(store_domain_update(f->s, &d, reseal_mark, &log,
+                                         &n_resealed), 0);
+
+    assert_int_equal(n_resealed, n);
+    assert_int_equal(log.calls, n);
+    assert_string_equal(log.old_key, "key-one");
+    for (int i = 1; i <= n; i++)
+        assert_speaker_voiceprint(f, i, "key-two:" VP_OLD);
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+    assert_string_equal(got.kms_key_id, "key-two");
+    store_domain_clear(&got);
+
+    /* The same key again re-seals nothing. */
+    d.name = "renamed";
+    assert_int_equal(store_domain_update(f->s, &d, reseal_mark, &log,
+                                         &n_resealed), 0);
+    assert_int_equal(n_resealed, 0);
+    assert_int_equal(log.calls, n);
+}
+
+
+static void
+test_failed_reseal_changes_neither_key_nor_voiceprints(void **state)
+{
+    struct fixture *f = *state;
+    struct reseal_log log = { 0, 260, "" };
+    struct store_domain d;
+    struct store_domain got;
+    size_t n_resealed = 7;
+    const int n = 300;
+
+    reseal_setup(f, n);
+    domain_make(&d, ACCOUNT_A, 1);
+    d.name = "renamed";
+    d.kms_key_id = "key-two";
+    assert_int_equal(store_domain_update(f->s, &d, reseal_mark, &log,
+                                         &n_resealed), ERR_CRYPTO);
+    assert_int_equal(n_resealed, 0);
+
+    assert_int_equal(store_domain_get(f->s, ACCOUNT_A, d.id, &got), 0);
+    assert_string_equal(got.kms_key_id, "key-one");
+    assert_string_equal(got.name, "support-line");
+    store_domain_clear(&got);
+    for (int i = 1; i <= n; i++)
+        assert_speaker_voiceprint(f, i, VP_OLD);
+
+    /* Voiceprints but no way to re-seal them: refused, nothing changed. */
+    assert_int_equal(store_domain_update(f->s, &d, NULL, NULL, NULL),
+                     ERR_INVAL);
+    assert_speaker_voiceprint(f, 1, VP_OLD);
+}
+
+
+static void
+test_enroll_sealed_under_a_replaced_key_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct reseal_log log = { 0, 0, "" };
+    struct store_speaker sp;
+    struct store_speaker out;
+    struct store_domain d;
+    enum store_enroll_outcome got = 0;
+    char customer[32];
+
+    reseal_setup(f, 1);
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 2, VP_NEW);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r2", &sp, "key-one",
+                                        false, NO_QUOTA, &got, &out), 0);
+    assert_int_equal(got, STORE_ENROLL_NEW);
+    store_speaker_clear(&out);
+
+    domain_make(&d, ACCOUNT_A, 1);
+    d.kms_key_id = "key-two";
+    assert_int_equal(store_domain_update(f->s, &d, reseal_mark, &log,
+                                         NULL), 0);
+
+    /* Sealed under the old key while the key changed: nothing stored,
+     * and the request is not recorded, so the retry under the new key
+     * goes through. */
+    speaker_make(&sp, customer, ACCOUNT_A, 1, 3, VP_NEW);
+    got = 0;
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r3", &sp, "key-one",
+                                        false, NO_QUOTA, &got, &out),
+                     ERR_MISMATCH);
+    assert_int_equal(got, 0);
+    assert_null(out.customer_id);
+    assert_int_equal(store_speaker_get(f->s, ACCOUNT_A, DOM1, "cust-3",
+                                       &out), ERR_NOTFOUND);
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r3", &sp, "key-two",
+                                        false, NO_QUOTA, &got, &out), 0);
+    assert_int_equal(got, STORE_ENROLL_NEW);
+    store_speaker_clear(&out);
 }
 
 
@@ -2821,18 +2996,18 @@ test_speaker_invalid_arguments_are_refused(void **state)
 
     speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
     sp.voiceprint = NULL;
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, false,
                                         NO_QUOTA, &got, &out), ERR_INVAL);
     speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
     sp.customer_id = "id#cust";
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, false,
                                         NO_QUOTA, &got, &out), ERR_INVAL);
     speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
     sp.id[0] = 'X';
-    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, false,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, "r1", &sp, NULL, false,
                                         NO_QUOTA, &got, &out), ERR_INVAL);
     speaker_make(&sp, customer, ACCOUNT_A, 1, 1, VP_OLD);
-    assert_int_equal(store_enroll_apply(f->s, JOB1, NULL, &sp, false,
+    assert_int_equal(store_enroll_apply(f->s, JOB1, NULL, &sp, NULL, false,
                                         NO_QUOTA, &got, &out), ERR_INVAL);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM speakers"), 0);
 }
@@ -2914,6 +3089,9 @@ main(void)
         T(test_speaker_failed_enroll_leaves_no_speaker_and_no_request),
         T(test_speaker_failed_overwrite_keeps_the_old_voiceprint),
         T(test_speaker_invalid_arguments_are_refused),
+        T(test_key_change_reseals_every_voiceprint),
+        T(test_failed_reseal_changes_neither_key_nor_voiceprints),
+        T(test_enroll_sealed_under_a_replaced_key_is_refused),
     };
 
     /* Migrations and retries log at info and warn; keep the run quiet. */
