@@ -48,11 +48,14 @@ struct common_options {
 };
 
 
-/* Prints one JSON object and a newline; takes ownership of 'obj'. */
+/* Prints one JSON object on one line, members in the order they were
+ * added and separated as in {"test": "T1.wav", "score": 87}, then a
+ * newline; takes ownership of 'obj'. */
 static void
 print_json(json_t *obj)
 {
-    char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    char *text = json_dumps(obj, JSON_INDENT(0) | JSON_PRESERVE_ORDER
+                                 | JSON_REAL_PRECISION(6));
 
     if (text) {
         puts(text);

@@ -61,6 +61,9 @@ check "compare prints one line per test, in order" \
 check "the caller's own test has the exact keys" \
     json_is "${lines[0]}" '(keys == ["net_speech","score","test"])
                            and (.test | endswith("ev0001-test01.wav"))'
+check "each line reads as the README shows it" \
+    grep -Eq '^\{"test": "[^"]+", "score": [0-9]+, "net_speech": [0-9.]+\}$' \
+    <<<"${lines[0]}"
 check "the caller scores at or above the default threshold" \
     json_is "${lines[0]}" ".score >= $threshold and .score <= 100"
 check "net speech is reported in seconds" \
