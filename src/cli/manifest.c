@@ -144,6 +144,40 @@ static int
 read_tsv(const char *path, struct manifest *out, char *msg, size_t msg_len);
 
 
+/* Brings each speaker's rows together, in order of the speakers' first
+ * appearance, keeping the order of rows within a speaker. Readers such as
+ * eval take a speaker's rows as one run, and a hand-written manifest may
+ * interleave speakers. */
+static int
+group_by_speaker(struct manifest *m)
+{
+    struct manifest_row *grouped;
+    size_t *next;
+
+    grouped = malloc(m->n_rows * sizeof(*grouped));
+    next = calloc(m->n_speakers + 1, sizeof(*next));
+    if (grouped == NULL || next == NULL) {
+        free(grouped);
+        free(next);
+        return ERR_NOMEM;
+    }
+
+    /* next[s + 1] counts speaker s's rows; prefix sums then make next[s]
+     * the slot of speaker s's next row. */
+    for (size_t i = 0; i < m->n_rows; i++)
+        next[m->rows[i].speaker_index + 1]++;
+    for (size_t s = 1; s <= m->n_speakers; s++)
+        next[s] += next[s - 1];
+    for (size_t i = 0; i < m->n_rows; i++)
+        grouped[next[m->rows[i].speaker_index]++] = m->rows[i];
+
+    free(m->rows);
+    free(next);
+    m->rows = grouped;
+    return 0;
+}
+
+
 int
 manifest_load(const char *path, struct manifest *out, char *msg,
               size_t msg_len)
@@ -217,6 +251,8 @@ read_tsv(const char *path, struct manifest *out, char *msg, size_t msg_len)
         err_message(msg, msg_len, "%s: no utterances", path);
         rc = ERR_INVAL;
     }
+    if (rc == 0)
+        rc = group_by_speaker(&m);
     if (rc != 0) {
         manifest_free(&m);
         return rc;

@@ -5,7 +5,8 @@
  * one subfolder of recordings per speaker. A manifest has one header line,
  * then one utterance a line: speaker_id, utt_id, path (relative to the
  * manifest's folder, or absolute) and optional further columns, separated
- * by tabs. Rows of one speaker keep their order.
+ * by tabs. Once loaded, each speaker's rows follow one another, speakers
+ * in order of first appearance and rows of one speaker in their order.
  */
 #ifndef TIMBRE_CLI_MANIFEST_H
 #define TIMBRE_CLI_MANIFEST_H
