@@ -105,6 +105,7 @@ struct job_run {
     size_t n_enrolled;
     size_t n_errors;
     bool lease_lost;
+    bool domain_gone;                   /* deleted while the job ran */
 };
 
 
@@ -642,6 +643,11 @@ request_run(struct job_run *jr, const struct job_request *req)
     sp.updated_at = now;
 
     rc = speaker_store(jr, req, &vp, &sp, &outcome, &stored, &step);
+    if (rc == ERR_NOTFOUND) {
+        jr->domain_gone = true;
+        rc = 0;
+        goto out;
+    }
     if (rc != 0) {
         snprintf(msg, sizeof msg, "internal error while %s: %s", step,
                  err_str(rc));
@@ -709,6 +715,25 @@ heartbeat(struct job_run *jr, int percent)
 }
 
 
+/* The FailureDetails.StatusCode of an output location that cannot be
+ * written: the caller's mistake where it is one. */
+static int
+output_status(int rc)
+{
+    switch (rc) {
+    case ERR_NOTFOUND:
+        return 404;
+    case ERR_DENIED:
+        return 403;
+    case ERR_INVAL:
+    case ERR_EXISTS:
+        return 400;
+    default:
+        return 500;
+    }
+}
+
+
 /* Writes the output file and ends the job COMPLETED or
  * COMPLETED_WITH_ERRORS (or FAILED when the file cannot be written). */
 static void
@@ -731,7 +756,8 @@ job_complete(struct job_run *jr)
                      sizeof msg);
     free(text);
     if (rc != 0) {
-        job_fail(jr, 500, "cannot write output %s: %s", jr->output_uri,
+        job_fail(jr, output_status(rc), "cannot write output %s: %s",
+                 jr->output_uri,
                  msg[0] != '\0' ? after_uri(msg, jr->output_uri)
                                  : err_str(rc));
         return;
@@ -807,6 +833,17 @@ job_prepare(struct job_run *jr)
         job_fail(jr, 400, "no output file can be named from "
                  "OutputDataConfig.S3Uri %s and InputDataConfig.S3Uri %s",
                  jr->output_prefix, jr->input_uri);
+        return rc;
+    }
+
+    /* A job of thousands of requests should not find out at its end
+     * that its output cannot be written. */
+    rc = objects_bucket_check(o->objects, jr->output_uri, msg, sizeof msg);
+    if (rc != 0) {
+        job_fail(jr, output_status(rc), "OutputDataConfig.S3Uri %s cannot "
+                 "be used: %s", jr->output_prefix,
+                 msg[0] != '\0' ? after_uri(msg, jr->output_uri)
+                                 : err_str(rc));
         return rc;
     }
 
@@ -886,6 +923,11 @@ job_run(struct runner *r, const char *owner, struct store_job *job)
         if (rc != 0) {
             job_fail(&jr, 500, "internal error at request %zu: %s", i + 1,
                      err_str(rc));
+            goto out;
+        }
+        if (jr.domain_gone) {
+            job_fail(&jr, 404, "domain %s was deleted while the job ran, "
+                     "after %zu of %zu requests", jr.job.domain_id, i, n);
             goto out;
         }
         percent = (int)((i + 1) * 100 / n);

@@ -266,6 +266,24 @@ objects_stat(struct objects *o, const char *uri, size_t *size, char *msg,
 
 
 int
+objects_bucket_check(struct objects *o, const char *uri, char *msg,
+                     size_t msg_len)
+{
+    struct objects_uri u;
+    int rc;
+
+    if (o == NULL || uri == NULL) {
+        err_message(msg, msg_len, "objects_bucket_check: missing argument");
+        return ERR_INVAL;
+    }
+    rc = objects_uri_parse(uri, strlen(uri), &u, msg, msg_len);
+    if (rc != 0)
+        return rc;
+    return o->ops->bucket_check(o, &u, uri, msg, msg_len);
+}
+
+
+int
 objects_local_path(struct objects *o, const char *uri, char *path,
                    size_t cap, char *msg, size_t msg_len)
 {

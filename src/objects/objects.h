@@ -99,6 +99,15 @@ int objects_open_read(struct objects *o, const char *uri, int *fd,
 int objects_put(struct objects *o, const char *uri, const void *data,
                 size_t len, char *msg, size_t msg_len);
 
+/*
+ * Checks that the bucket of 'uri' exists and can be written into, so that
+ * a job finds out before its work rather than when it writes its output.
+ * The key is not looked at. ERR_NOTFOUND if the bucket does not exist,
+ * ERR_DENIED, ERR_INVAL, ERR_IO.
+ */
+int objects_bucket_check(struct objects *o, const char *uri, char *msg,
+                         size_t msg_len);
+
 /* Sets *size to the size in bytes of the object 'uri'. Errors as
  * objects_open_read. */
 int objects_stat(struct objects *o, const char *uri, size_t *size,
@@ -138,6 +147,8 @@ struct objects_ops {
     int (*put)(struct objects *o, const struct objects_uri *u,
                const char *uri, const void *data, size_t len,
                char *msg, size_t msg_len);
+    int (*bucket_check)(struct objects *o, const struct objects_uri *u,
+                        const char *uri, char *msg, size_t msg_len);
     int (*stat)(struct objects *o, const struct objects_uri *u,
                 const char *uri, size_t *size, char *msg, size_t msg_len);
     int (*local_path)(struct objects *o, const struct objects_uri *u,

@@ -260,6 +260,27 @@ local_stat(struct objects *o, const struct objects_uri *u, const char *uri,
 
 
 static int
+local_bucket_check(struct objects *o, const struct objects_uri *u,
+                   const char *uri, char *msg, size_t msg_len)
+{
+    int dir = -1;
+    int rc;
+
+    rc = open_dir(local_of(o)->root_fd, u->bucket, false, uri, "bucket",
+                  &dir, msg, msg_len);
+    if (rc != 0)
+        return rc;
+    if (faccessat(dir, ".", W_OK | X_OK, AT_EACCESS) != 0) {
+        err_message(msg, msg_len, "%s: bucket '%s' cannot be written: %s",
+                    uri, u->bucket, strerror(errno));
+        rc = errno == EACCES || errno == EROFS ? ERR_DENIED : ERR_IO;
+    }
+    close(dir);
+    return rc;
+}
+
+
+static int
 local_get(struct objects *o, const struct objects_uri *u, const char *uri,
           size_t max_bytes, unsigned char **data, size_t *len, char *msg,
           size_t msg_len)
@@ -484,6 +505,7 @@ static const struct objects_ops local_ops = {
     .get = local_get,
     .open_read = local_open_read,
     .put = local_put,
+    .bucket_check = local_bucket_check,
     .stat = local_stat,
     .local_path = local_path,
 };

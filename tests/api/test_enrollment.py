@@ -201,6 +201,28 @@ def test_a_bad_manifest_fails_the_whole_job(jobs_server, content, code):
     assert "EndedAt" in job
 
 
+def test_a_missing_output_bucket_fails_before_any_speaker_is_enrolled(
+        jobs_server):
+    client = jobs_server.client()
+    d = create_domain(client)
+    uris = put_audio(jobs_server, "ev0001", enroll_files("ev0001"))
+    manifest = put_manifest(jobs_server, [request("r1", "caller-1", uris)])
+
+    job = client.start_speaker_enrollment_job(
+        DomainId=d["DomainId"], DataAccessRoleArn=ROLE,
+        InputDataConfig={"S3Uri": manifest},
+        OutputDataConfig={"S3Uri": "s3://no-such-bucket/out/"})["Job"]
+    job = wait_for_end(client, d["DomainId"], job["JobId"])
+
+    assert job["JobStatus"] == "FAILED"
+    assert job["FailureDetails"] == {
+        "StatusCode": 404,
+        "Message": "OutputDataConfig.S3Uri s3://no-such-bucket/out/ cannot "
+                   "be used: no such bucket 'no-such-bucket'"}
+    assert client.list_speakers(DomainId=d["DomainId"])["SpeakerSummaries"] \
+        == []
+
+
 def test_active_job_quota_and_client_token(server_factory):
     server = server_factory("--workers", "0", "--max-active-jobs", "1")
     client = server.client()

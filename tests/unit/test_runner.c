@@ -12,6 +12,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "jobs/manifest.h"
 #include "jobs/runner.h"
@@ -764,13 +766,16 @@ test_no_voice_model_fails_500(void **state)
 }
 
 
+/* A missing output bucket fails the job before any work, as the caller's
+ * mistake (404), not after every speaker is enrolled. */
 static void
-test_unwritable_output_fails_500(void **state)
+test_missing_output_bucket_fails_404_before_any_work(void **state)
 {
     struct fixture *f = *state;
     char id[STORE_ID_LEN + 1];
     char path[256];
     struct store_job j;
+    struct store_speaker sp;
 
     need_voice(f);
     put_manifest(f, "one.json", MANIFEST(REQUEST("r1", "alice",
@@ -781,11 +786,112 @@ test_unwritable_output_fails_500(void **state)
     job_submit(f, "one.json", "SKIP", id);
     job_wait(f, id, &j);
     assert_string_equal(j.status, "FAILED");
-    assert_int_equal(j.failure_code, 500);
+    assert_int_equal(j.failure_code, 404);
     assert_non_null(j.failure_message);
-    assert_non_null(strstr(j.failure_message, "cannot write output "
-                           "s3://out/results/"));
+    assert_non_null(strstr(j.failure_message, "OutputDataConfig.S3Uri "
+                           "s3://out/results/ cannot be used: no such "
+                           "bucket 'out'"));
     assert_null(strstr(j.failure_message, f->dir));
+    store_job_clear(&j);
+
+    memset(&sp, 0, sizeof sp);
+    assert_int_equal(store_speaker_get(f->store, ACCOUNT, DOMAIN, "alice",
+                                       &sp), ERR_NOTFOUND);
+}
+
+
+/* Reads a job's status and failure straight from the database, for a job
+ * whose domain is deleted and so hidden from the store's calls. Returns
+ * whether the job was found; fills 'out' (store_job_clear). */
+static bool
+job_status_raw(struct fixture *f, const char *id, struct store_job *out)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+
+    memset(out, 0, sizeof *out);
+    snprintf(path, sizeof path, "%s/timbre.db", f->dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+                                     NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 1000);
+    if (sqlite3_prepare_v2(db, "SELECT status, failure_code,"
+                           " failure_message FROM enrollment_jobs"
+                           " WHERE id = ?1", -1, &st, NULL) == SQLITE_OK
+        && sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW) {
+        const char *message = (const char *)sqlite3_column_text(st, 2);
+
+        out->status = strdup((const char *)sqlite3_column_text(st, 0));
+        out->failure_code = sqlite3_column_int(st, 1);
+        out->failure_message = message ? strdup(message) : NULL;
+        found = out->status != NULL;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}
+
+
+/* DeleteDomain while a job runs: the job stops at the next request and
+ * fails 404, instead of running every remaining request into an error. */
+static void
+test_domain_deleted_mid_job_fails_404(void **state)
+{
+    struct fixture *f = *state;
+    enum { N_REQUESTS = 400 };
+    char id[STORE_ID_LEN + 1];
+    struct store_job j;
+    size_t cap = N_REQUESTS * 400 + 128;
+    size_t len;
+    char *text;
+    double until = now_s() + WAIT_S;
+
+    need_voice(f);
+    text = malloc(cap);
+    assert_non_null(text);
+    len = (size_t)snprintf(text, cap, "{\"Version\": \"1.0\", "
+                           "\"SpeakerEnrollmentRequests\": [");
+    for (int i = 0; i < N_REQUESTS; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s"
+                                REQUEST("r%d", "caller-%d", AUDIO4("a")),
+                                i > 0 ? ", " : "", i, i);
+    snprintf(text + len, cap - len, "]}");
+    put_manifest(f, "many.json", text);
+    free(text);
+
+    f->opts.max_requests_per_job = N_REQUESTS;
+    runner_go(f);
+    job_submit(f, "many.json", "SKIP", id);
+    for (;;) {
+        memset(&j, 0, sizeof j);
+        assert_int_equal(store_job_get(f->store, ACCOUNT, DOMAIN, id, &j),
+                         0);
+        if (j.percent_complete > 0)
+            break;
+        assert_string_equal(j.status, j.status[0] == 'S' ? "SUBMITTED"
+                                                         : "IN_PROGRESS");
+        store_job_clear(&j);
+        assert_true(now_s() < until);
+        usleep(2000);
+    }
+    store_job_clear(&j);
+    assert_int_equal(store_domain_delete(f->store, ACCOUNT, DOMAIN,
+                                         now_s()), 0);
+
+    /* The domain is hidden now, so the job is read straight from the
+     * database, where it stays until the retention sweep. */
+    for (;;) {
+        assert_true(now_s() < until);
+        usleep(10000);
+        if (job_status_raw(f, id, &j) && strcmp(j.status, "FAILED") == 0)
+            break;
+        store_job_clear(&j);
+    }
+    assert_int_equal(j.failure_code, 404);
+    assert_non_null(strstr(j.failure_message, "was deleted while the job "
+                           "ran"));
     store_job_clear(&j);
 }
 
@@ -1002,7 +1108,10 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_no_voice_model_fails_500, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_unwritable_output_fails_500, setup, teardown),
+            test_missing_output_bucket_fails_404_before_any_work, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_domain_deleted_mid_job_fails_404, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_expired_lease_is_taken_over_and_replayed, setup,
             teardown),
