@@ -96,7 +96,9 @@ fuzz-test:
 unit: $(UNIT_BINS) $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 	@tools/run-unit.sh $(UNIT_BINS)
 
-api-test: build/timbre build/bench/seed-jobs
+# The enrollment tests enroll real speakers, like the runner's.
+api-test: build/timbre build/bench/seed-jobs $(VOICE_MODEL) \
+          $(CORPUS)/eval/manifest.tsv
 	@tests/api/run.sh
 
 test:

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -163,6 +164,9 @@ start_services(const struct config *cfg, struct store *store,
                 "jobs will fail until one is given with --voice-model",
                 msg);
     voice_engine_free(voice);
+    /* The model's tens of megabytes were only borrowed for the check:
+     * hand them back to the system so that an idle server stays small. */
+    malloc_trim(0);
 
     if (cfg->workers == 0)
         return 0;
