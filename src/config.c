@@ -44,6 +44,8 @@ static const struct option_def options[] = {
       "live domains per account" },
     { "deleted-retention", OPT_INT, FIELD(deleted_retention_s), "604800", 0,
       1e10, "seconds a deleted domain's data is kept before erasure" },
+    { "client-token-ttl", OPT_INT, FIELD(client_token_ttl_s), "86400", 1,
+      1e9, "seconds a ClientToken is remembered for retries" },
     { "rate-limit", OPT_DOUBLE, FIELD(rate_limit_rps), "0", 0, 1e9,
       "requests per second per account, 0 for no limit" },
     { "rate-burst", OPT_INT, FIELD(rate_burst), "0", 0, 1e9,

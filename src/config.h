@@ -22,6 +22,7 @@ struct config {
     int64_t page_token_ttl_s;
     int64_t max_domains;
     int64_t deleted_retention_s;
+    int64_t client_token_ttl_s;
     double rate_limit_rps;     /* 0 turns the limiter off */
     int64_t rate_burst;        /* 0 means 2 * rate, at least 1 */
     int64_t max_body_bytes;

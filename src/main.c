@@ -221,6 +221,7 @@ serve(int argc, char **argv)
     struct ratelimit *limiter = NULL;
     struct http_server *server = NULL;
     struct sweeper *sweeper = NULL;
+    int64_t sweep_interval_s;
     struct services services = { 0 };
     struct api_env env = { 0 };
     struct http_server_options opts;
@@ -295,10 +296,13 @@ serve(int argc, char **argv)
     }
 
     /* Sweep ten times per retention period, at most once an hour. */
+    sweep_interval_s = cfg.deleted_retention_s < cfg.client_token_ttl_s
+                           ? cfg.deleted_retention_s : cfg.client_token_ttl_s;
+    sweep_interval_s /= 10;
+    if (sweep_interval_s > 3600)
+        sweep_interval_s = 3600;
     rc = sweeper_start(env.store, cfg.deleted_retention_s,
-                       cfg.deleted_retention_s / 10 < 3600
-                           ? cfg.deleted_retention_s / 10 : 3600,
-                       &sweeper);
+                       cfg.client_token_ttl_s, sweep_interval_s, &sweeper);
     if (rc != 0) {
         log_msg(LOG_ERROR, "main", NULL, "cannot start the retention "
                 "sweeper: %s", err_str(rc));

@@ -515,7 +515,10 @@ http_server_start(const struct http_server_options *opts,
     socklen_t addr_len;
     struct http_server *srv;
     const union MHD_DaemonInfo *info;
-    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* Turbo: read, write and accept before asking epoll, which saves a
+     * round of the event loop on keep-alive connections that are ready. */
+    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO
+                         | MHD_USE_ERROR_LOG;
     int rc;
 
     rc = resolve(opts->host, opts->port, &addr, &addr_len, msg, msg_len);

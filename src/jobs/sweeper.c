@@ -16,11 +16,13 @@
 #include "util/log.h"
 
 #define PURGE_BATCH 50
+#define TOKEN_BATCH 1000    /* a token is one small row */
 #define MAX_BATCHES_PER_WAKE 100
 
 struct sweeper {
     struct store *store;
     int64_t retention_s;
+    int64_t token_ttl_s;
     int64_t interval_s;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -39,29 +41,45 @@ now_epoch_s(void)
 }
 
 
+typedef int (*purge_fn)(struct store *s, double before, int limit,
+                        size_t *n_erased);
+
+/* Runs 'purge' batch after batch until nothing older than 'age_s' seconds
+ * is left or this wake's share of batches is used; logs what went. */
 static void
-sweep_once(struct sweeper *sw)
+sweep_kind(struct sweeper *sw, purge_fn purge, int batch, int64_t age_s,
+           const char *what)
 {
-    double before = now_epoch_s() - (double)sw->retention_s;
+    double before = now_epoch_s() - (double)age_s;
     size_t total = 0;
     size_t erased = 0;
     int rc = 0;
 
     for (int i = 0; i < MAX_BATCHES_PER_WAKE; i++) {
-        rc = store_domain_purge(sw->store, before, PURGE_BATCH, &erased);
+        rc = purge(sw->store, before, batch, &erased);
         if (rc != 0)
             break;
         total += erased;
-        if (erased < PURGE_BATCH)
+        if (erased < (size_t)batch)
             break;
     }
 
     if (rc != 0)
-        log_msg(LOG_WARN, "sweeper", NULL, "store_domain_purge failed: %s, "
-                "retrying at the next sweep", err_str(rc));
+        log_msg(LOG_WARN, "sweeper", NULL, "erasing %s failed: %s, "
+                "retrying at the next sweep", what, err_str(rc));
     if (total > 0)
-        log_msg(LOG_INFO, "sweeper", NULL, "erased %zu domains deleted "
-                "more than %lld s ago", total, (long long)sw->retention_s);
+        log_msg(LOG_INFO, "sweeper", NULL, "erased %zu %s older than "
+                "%lld s", total, what, (long long)age_s);
+}
+
+
+static void
+sweep_once(struct sweeper *sw)
+{
+    sweep_kind(sw, store_domain_purge, PURGE_BATCH, sw->retention_s,
+               "deleted domains");
+    sweep_kind(sw, store_idempotency_purge, TOKEN_BATCH, sw->token_ttl_s,
+               "client tokens");
 }
 
 
@@ -91,8 +109,8 @@ sweeper_main(void *arg)
 
 
 int
-sweeper_start(struct store *store, int64_t retention_s, int64_t interval_s,
-              struct sweeper **out)
+sweeper_start(struct store *store, int64_t retention_s,
+              int64_t token_ttl_s, int64_t interval_s, struct sweeper **out)
 {
     struct sweeper *sw = calloc(1, sizeof(*sw));
 
@@ -100,6 +118,7 @@ sweeper_start(struct store *store, int64_t retention_s, int64_t interval_s,
         return ERR_NOMEM;
     sw->store = store;
     sw->retention_s = retention_s;
+    sw->token_ttl_s = token_ttl_s;
     sw->interval_s = interval_s > 0 ? interval_s : 1;
     pthread_mutex_init(&sw->lock, NULL);
     pthread_cond_init(&sw->wake, NULL);

@@ -576,6 +576,16 @@ store_domain_purge(struct store *s, double deleted_before, int limit,
 
 
 int
+store_idempotency_purge(struct store *s, double created_before, int limit,
+                        size_t *n_erased)
+{
+    if (s == NULL || limit < 1 || n_erased == NULL)
+        return ERR_INVAL;
+    return s->ops->idempotency_purge(s, created_before, limit, n_erased);
+}
+
+
+int
 store_setting_put(struct store *s, const char *key, const char *value)
 {
     if (s == NULL || key == NULL || value == NULL)

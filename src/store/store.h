@@ -229,6 +229,15 @@ int store_domain_purge(struct store *s, double deleted_before, int limit,
                        size_t *n_erased);
 
 /*
+ * Forgets up to 'limit' ClientTokens (of every operation) first used
+ * before 'created_before', in one transaction; a retry with one of them
+ * afterwards is a new request. *n_erased says how many went; fewer than
+ * 'limit' means none are left to forget.
+ */
+int store_idempotency_purge(struct store *s, double created_before,
+                            int limit, size_t *n_erased);
+
+/*
  * Creates a SUBMITTED job idempotently, like store_domain_create: the same
  * 'client_token' and 'request_hash' give back the job made the first
  * time; another hash gives ERR_MISMATCH. 'j' carries account, id,

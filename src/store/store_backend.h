@@ -50,6 +50,8 @@ struct store_ops {
                             struct store_tag **out, size_t *n_out);
     int (*domain_purge)(struct store *s, double deleted_before, int limit,
                         size_t *n_erased);
+    int (*idempotency_purge)(struct store *s, double created_before,
+                             int limit, size_t *n_erased);
     int (*job_create)(struct store *s, const struct store_job *j,
                       const char *client_token, const char *request_hash,
                       int max_active, struct store_job *out);

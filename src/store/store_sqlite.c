@@ -239,6 +239,7 @@ enum stmt_id {
     ST_SETTING_GET,
     ST_SETTING_PUT,
     ST_DOMAIN_PURGE,
+    ST_IDEMPOTENCY_PURGE,
     ST_JOB_GET,
     ST_JOB_GET_BY_ID,
     ST_JOB_COUNT_ACTIVE,
@@ -410,6 +411,14 @@ static const struct stmt_def stmt_defs[N_STMT] = {
         "DELETE FROM domains WHERE seq IN (SELECT seq FROM domains"
         " WHERE deleted_at IS NOT NULL AND deleted_at < ?1 LIMIT ?2)"
         " RETURNING id"
+    },
+    /* Tokens in order of age from their index, a batch at a time. */
+    [ST_IDEMPOTENCY_PURGE] = {
+        "idempotency_purge",
+        "DELETE FROM idempotency WHERE (account, operation, client_token)"
+        " IN (SELECT account, operation, client_token FROM idempotency"
+        " WHERE created_at < ?1 LIMIT ?2)"
+        " RETURNING 1"
     },
     [ST_JOB_GET] = {
         "job_get",
@@ -1823,7 +1832,8 @@ sqlite_domain_delete(struct store *s, const char *account, const char *id,
 
 
 struct purge_args {
-    double deleted_before;
+    enum stmt_id stmt;      /* a DELETE ... RETURNING of (time, limit) */
+    double before;
     int limit;
     size_t n_erased;
 };
@@ -1837,11 +1847,10 @@ purge_body(struct conn *c, void *arg)
     int rc;
 
     a->n_erased = 0;
-    rc = stmt_open(c, ST_DOMAIN_PURGE, &st, "di", a->deleted_before,
-                   (int64_t)a->limit);
+    rc = stmt_open(c, a->stmt, &st, "di", a->before, (int64_t)a->limit);
     if (rc != 0)
         return rc;
-    while ((rc = stmt_step(c, ST_DOMAIN_PURGE)) == 1)
+    while ((rc = stmt_step(c, a->stmt)) == 1)
         a->n_erased++;
     stmt_done(st);
     return rc;
@@ -1852,7 +1861,22 @@ static int
 sqlite_domain_purge(struct store *s, double deleted_before, int limit,
                     size_t *n_erased)
 {
-    struct purge_args a = { deleted_before, limit, 0 };
+    struct purge_args a = { ST_DOMAIN_PURGE, deleted_before, limit, 0 };
+    int rc;
+
+    rc = write_run(store_of(s), purge_body, &a);
+    if (rc == 0)
+        *n_erased = a.n_erased;
+    return rc;
+}
+
+
+static int
+sqlite_idempotency_purge(struct store *s, double created_before, int limit,
+                         size_t *n_erased)
+{
+    struct purge_args a = { ST_IDEMPOTENCY_PURGE, created_before, limit,
+                            0 };
     int rc;
 
     rc = write_run(store_of(s), purge_body, &a);
@@ -3176,6 +3200,7 @@ static const struct store_ops sqlite_ops = {
     .setting_get = sqlite_setting_get,
     .setting_put = sqlite_setting_put,
     .domain_purge = sqlite_domain_purge,
+    .idempotency_purge = sqlite_idempotency_purge,
     .job_create = sqlite_job_create,
     .jobs_import = sqlite_jobs_import,
     .job_get = sqlite_job_get,

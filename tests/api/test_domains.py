@@ -356,6 +356,30 @@ def test_same_client_token_with_other_input_is_conflict(client):
     assert [d["Name"] for d in list_all_domains(client)].count(name) == 1
 
 
+def test_a_client_token_is_forgotten_after_its_ttl(server_factory):
+    client = server_factory("--client-token-ttl", "1").client()
+    token = unique_name("tok")
+    first = client.create_domain(
+        Name=unique_name("first"), ClientToken=token,
+        ServerSideEncryptionConfiguration={"KmsKeyId": "k1"})["Domain"]
+
+    # The sweep runs every second here; give it a few chances.
+    deadline = time.time() + 10
+    while True:
+        time.sleep(0.5)
+        try:
+            second = client.create_domain(
+                Name=unique_name("second"), ClientToken=token,
+                ServerSideEncryptionConfiguration={"KmsKeyId": "k1"}
+            )["Domain"]
+            break
+        except client.exceptions.ConflictException:
+            assert time.time() < deadline, "the token was never forgotten"
+
+    assert second["DomainId"] != first["DomainId"]
+    assert len(list_all_domains(client)) == 2
+
+
 def test_distinct_client_tokens_make_distinct_domains(client):
     name = unique_name("same")
     a = create_domain(client, name=name, ClientToken=unique_name("t"))

@@ -676,6 +676,54 @@ test_same_token_and_hash_returns_first_domain(void **state)
 }
 
 
+/* Tokens older than the cut-off are forgotten, a batch at a time; a
+ * forgotten token is then free for a new request. */
+static void
+test_old_tokens_are_forgotten(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+    struct store_domain out;
+    size_t erased = 9;
+
+    for (int i = 1; i <= 3; i++) {
+        char token[16];
+
+        snprintf(token, sizeof(token), "token-%d", i);
+        domain_make(&d, ACCOUNT_A, i);
+        assert_int_equal(store_domain_create(f->s, &d, NULL, 0, token,
+                                             "hash-1", NO_QUOTA, &out), 0);
+        store_domain_clear(&out);
+    }
+
+    /* token-1 and token-2 were first used before 1700000002.5. */
+    assert_int_equal(store_idempotency_purge(f->s, 1700000002.5, 1,
+                                             &erased), 0);
+    assert_int_equal(erased, 1);
+    assert_int_equal(store_idempotency_purge(f->s, 1700000002.5, 10,
+                                             &erased), 0);
+    assert_int_equal(erased, 1);
+    assert_int_equal(store_idempotency_purge(f->s, 1700000002.5, 10,
+                                             &erased), 0);
+    assert_int_equal(erased, 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM idempotency"),
+                     1);
+
+    /* Forgotten: another input under token-1 makes a new domain. */
+    domain_make(&d, ACCOUNT_A, 4);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-1",
+                                         "hash-2", NO_QUOTA, &out), 0);
+    assert_string_equal(out.id, "D000000000000000000004");
+    store_domain_clear(&out);
+
+    /* Kept: token-3 still guards its first request. */
+    domain_make(&d, ACCOUNT_A, 5);
+    assert_int_equal(store_domain_create(f->s, &d, NULL, 0, "token-3",
+                                         "hash-2", NO_QUOTA, &out),
+                     ERR_MISMATCH);
+}
+
+
 static void
 test_same_token_with_other_hash_is_mismatch(void **state)
 {
@@ -3038,6 +3086,7 @@ main(void)
         T(test_duplicate_domain_id_is_exists_and_adds_nothing),
         T(test_same_token_and_hash_returns_first_domain),
         T(test_same_token_with_other_hash_is_mismatch),
+        T(test_old_tokens_are_forgotten),
         T(test_client_token_is_scoped_to_the_account),
         T(test_replay_of_deleted_domain_is_not_found),
         T(test_tags_put_replace_remove_and_list_sorted),
