@@ -459,6 +459,34 @@ test_get_refuses_objects_over_the_limit(void **state)
 }
 
 
+/* The check a job makes of its output location before it starts. */
+static void
+test_bucket_check_finds_missing_and_linked_buckets(void **state)
+{
+    struct fixture *f = *state;
+    char link[512];
+
+    assert_int_equal(objects_bucket_check(f->o, "s3://bkt/out/x", f->msg,
+                                          sizeof(f->msg)), 0);
+    assert_int_equal(objects_bucket_check(f->o, "s3://bkt", f->msg,
+                                          sizeof(f->msg)), 0);
+    assert_int_equal(objects_bucket_check(f->o, "s3://nobucket/out/x",
+                                          f->msg, sizeof(f->msg)),
+                     ERR_NOTFOUND);
+    assert_non_null(strstr(f->msg, "no such bucket 'nobucket'"));
+
+    snprintf(link, sizeof(link), "%s/lnkbucket", f->root);
+    assert_int_equal(symlink(f->outside, link), 0);
+    assert_int_equal(objects_bucket_check(f->o, "s3://lnkbucket/out/x",
+                                          f->msg, sizeof(f->msg)),
+                     ERR_DENIED);
+    assert_int_equal(objects_bucket_check(f->o, "s3://../out/x", f->msg,
+                                          sizeof(f->msg)), ERR_INVAL);
+    assert_int_equal(objects_bucket_check(f->o, NULL, f->msg,
+                                          sizeof(f->msg)), ERR_INVAL);
+}
+
+
 static void
 test_symlink_in_the_middle_is_refused(void **state)
 {
@@ -706,6 +734,9 @@ main(void)
         cmocka_unit_test(test_uri_message_replaces_control_characters),
         cmocka_unit_test_setup_teardown(
             test_open_creates_objects_folder_and_checks_arguments, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_bucket_check_finds_missing_and_linked_buckets, setup,
             teardown),
         cmocka_unit_test_setup_teardown(test_put_then_get_round_trips,
                                         setup, teardown),
