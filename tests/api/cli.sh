@@ -409,6 +409,44 @@ test_wrong_secret_is_refused() {
         "InvalidSignatureException" vid list-domains
 }
 
+test_unknown_access_key_is_unrecognized_client() {
+    AWS_ACCESS_KEY_ID=AKIANOBODY0000000000 expect_failure 254 \
+        "UnrecognizedClientException" vid list-domains
+}
+
+test_unsigned_request_is_missing_authentication_token() {
+    expect_failure 254 "MissingAuthenticationTokenException" \
+        vid list-domains --no-sign-request
+}
+
+# A server of its own with one domain allowed and a slow request rate:
+# the quota and the rate limit, as scripts meet them.
+test_domain_quota_and_rate_limit() {
+    # own_pid is global: the EXIT trap of this test's subshell reads it
+    # after the function has returned.
+    local own_port own_endpoint i
+    own_port=$("$py" -c "import sys; sys.path.insert(0, '$here'); \
+import harness; print(harness.free_port())")
+    own_endpoint="http://127.0.0.1:$own_port"
+    "$bin" serve --listen "127.0.0.1:$own_port" --data-dir "$tmp/own-data" \
+        --max-domains 1 --rate-limit 0.01 --rate-burst 4 \
+        2>"$tmp/own-server.log" &
+    own_pid=$!
+    trap 'kill -TERM $own_pid 2>/dev/null; wait $own_pid 2>/dev/null' EXIT
+    for i in $(seq 100); do
+        curl -fsS "$own_endpoint/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    endpoint=$own_endpoint
+
+    create_domain "$(new_name)" >/dev/null
+    expect_failure 254 "ServiceQuotaExceededException" \
+        create_domain "$(new_name)"
+    vid list-domains >/dev/null
+    vid list-domains >/dev/null
+    expect_failure 254 "ThrottlingException" vid list-domains
+}
+
 test_unbuilt_operation_names_itself() {
     local id
     id=$(create_domain "$(new_name)" | jq -r .Domain.DomainId)

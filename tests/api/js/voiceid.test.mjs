@@ -448,6 +448,32 @@ it('an operation not built yet answers 501 naming itself', async () => {
         'ListWatchlists is not available in this version of Timbre');
 });
 
+it('an unknown access key is an UnrecognizedClientException', async () => {
+    const stranger = server.client({
+        accessKeyId: 'AKIANOBODY0000000000', secretAccessKey: 'x',
+    });
+
+    const e = await rejection(stranger.send(new ListDomainsCommand({})));
+
+    assert.equal(e.name, 'UnrecognizedClientException');
+    assert.equal(e.$metadata.httpStatusCode, 403);
+});
+
+it('an unsigned request is a MissingAuthenticationTokenException',
+    async () => {
+        const unsigned = server.client();
+        // Runs after signing, just before the request is sent.
+        unsigned.middlewareStack.add((next) => async (args) => {
+            delete args.request.headers.authorization;
+            return next(args);
+        }, { step: 'deserialize', name: 'dropAuthorization' });
+
+        const e = await rejection(unsigned.send(new ListDomainsCommand({})));
+
+        assert.equal(e.name, 'MissingAuthenticationTokenException');
+        assert.equal(e.$metadata.httpStatusCode, 403);
+    });
+
 it('a wrong secret is an InvalidSignatureException', async () => {
     const bad = server.client({ secretAccessKey: 'wrong' });
 
