@@ -242,6 +242,27 @@ test_list_enrollment_jobs_paginates_newest_first() {
     assert_eq "$(jq -c . <<<"$failed")" '["FAILED"]' "status filter"
 }
 
+# No workers, so that the seeded SUBMITTED and IN_PROGRESS jobs stay so.
+test_every_status_filter() {
+    local id status got
+    own_server status-data --workers 0
+    id=$(create_domain "$(new_name)" | jq -r .Domain.DomainId)
+    for status in SUBMITTED IN_PROGRESS COMPLETED COMPLETED_WITH_ERRORS \
+                  FAILED; do
+        "$repo/build/bench/seed-jobs" --data-dir "$tmp/status-data" \
+            --domain "$id" --count 3 --status "$status" >/dev/null \
+            || fail "seeding $status jobs"
+    done
+    for status in SUBMITTED IN_PROGRESS COMPLETED COMPLETED_WITH_ERRORS \
+                  FAILED; do
+        got=$(vid list-speaker-enrollment-jobs --domain-id "$id" \
+              --job-status "$status" --page-size 2 \
+              | jq -c '[.JobSummaries[].JobStatus]')
+        assert_eq "$got" "[\"$status\",\"$status\",\"$status\"]" \
+            "--job-status $status"
+    done
+}
+
 # A real job on real audio, the way a migration script runs one: put the
 # recordings and the manifest where s3:// URIs resolve, start the job, poll
 # it to its end, read the output file and find the speaker.
@@ -419,25 +440,31 @@ test_unsigned_request_is_missing_authentication_token() {
         vid list-domains --no-sign-request
 }
 
-# A server of its own with one domain allowed and a slow request rate:
-# the quota and the rate limit, as scripts meet them.
-test_domain_quota_and_rate_limit() {
-    # own_pid is global: the EXIT trap of this test's subshell reads it
-    # after the function has returned.
-    local own_port own_endpoint i
+# own_server NAME FLAGS...: starts a server of the calling test's own, with
+# its data in $tmp/NAME, and points `vid` at it. Call it from a test only:
+# the test's subshell stops the server when it exits (own_pid is global
+# because that trap runs after the test function has returned).
+own_server() {
+    local name=$1 own_port i
+    shift
     own_port=$("$py" -c "import sys; sys.path.insert(0, '$here'); \
 import harness; print(harness.free_port())")
-    own_endpoint="http://127.0.0.1:$own_port"
-    "$bin" serve --listen "127.0.0.1:$own_port" --data-dir "$tmp/own-data" \
-        --max-domains 1 --rate-limit 0.01 --rate-burst 4 \
-        2>"$tmp/own-server.log" &
+    "$bin" serve --listen "127.0.0.1:$own_port" --data-dir "$tmp/$name" \
+        "$@" 2>"$tmp/$name.log" &
     own_pid=$!
     trap 'kill -TERM $own_pid 2>/dev/null; wait $own_pid 2>/dev/null' EXIT
+    endpoint="http://127.0.0.1:$own_port"
     for i in $(seq 100); do
-        curl -fsS "$own_endpoint/healthz" >/dev/null 2>&1 && break
+        curl -fsS "$endpoint/healthz" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    endpoint=$own_endpoint
+    fail "the server in $tmp/$name did not start"
+}
+
+# One domain allowed and a slow request rate: the quota and the rate
+# limit, as scripts meet them.
+test_domain_quota_and_rate_limit() {
+    own_server quota-data --max-domains 1 --rate-limit 0.01 --rate-burst 4
 
     create_domain "$(new_name)" >/dev/null
     expect_failure 254 "ServiceQuotaExceededException" \

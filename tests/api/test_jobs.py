@@ -132,6 +132,35 @@ def test_status_filter_returns_only_that_status(server, client):
     assert submitted == []
 
 
+STATUSES = ["SUBMITTED", "IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_ERRORS",
+            "FAILED"]
+
+
+def test_every_status_has_its_filter_and_its_members(server_factory):
+    # No workers, so that the seeded SUBMITTED and IN_PROGRESS jobs stay so.
+    server = server_factory("--workers", "0")
+    client = server.client()
+    d = create_domain(client)
+    for k, status in enumerate(STATUSES):
+        seed(server, d["DomainId"], 2, status=status, start=START + 100 * k)
+
+    everything = list_all(client, DomainId=d["DomainId"])
+    assert [j["JobStatus"] for j in everything] == [
+        s for s in reversed(STATUSES) for _ in range(2)]
+
+    for status in STATUSES:
+        jobs = list_all(client, DomainId=d["DomainId"], JobStatus=status,
+                        PaginationConfig={"PageSize": 1})
+        assert [j["JobStatus"] for j in jobs] == [status, status]
+        for j in jobs:
+            ended = status not in ("SUBMITTED", "IN_PROGRESS")
+            assert ("EndedAt" in j) == ended, j
+            assert ("FailureDetails" in j) == (status == "FAILED"), j
+            assert j["JobProgress"]["PercentComplete"] == {
+                "SUBMITTED": 0, "IN_PROGRESS": 50,
+                "FAILED": 0}.get(status, 100), j
+
+
 def test_a_token_is_bound_to_its_filter_and_domain(server, client):
     d = create_domain(client)
     other = create_domain(client)

@@ -196,6 +196,30 @@ it('the ListSpeakerEnrollmentJobs paginator walks every job, newest first',
         assert.equal(new Set(names).size, 120);
     });
 
+it('each JobStatus filter lists that status only', async (used) => {
+    // No workers, so that the seeded SUBMITTED and IN_PROGRESS jobs stay so.
+    const s = await ownServer(used, [...MANY, '--workers', '0']);
+    const c = s.client();
+    const d = await createDomain(c);
+    const seed = join(BINARY, '..', 'bench', 'seed-jobs');
+    const statuses = ['SUBMITTED', 'IN_PROGRESS', 'COMPLETED',
+        'COMPLETED_WITH_ERRORS', 'FAILED'];
+    for (const status of statuses) {
+        execFileSync(seed, ['--data-dir', join(s.dir, 'data'),
+            '--domain', d.DomainId, '--count', '3', '--status', status]);
+    }
+
+    for (const status of statuses) {
+        const got = [];
+        for await (const page of paginateListSpeakerEnrollmentJobs(
+            { client: c, pageSize: 2 },
+            { DomainId: d.DomainId, JobStatus: status })) {
+            got.push(...page.JobSummaries.map((j) => j.JobStatus));
+        }
+        assert.deepEqual(got, [status, status, status]);
+    }
+});
+
 const ROLE = 'arn:aws:iam::000000000000:role/voiceid';
 const CORPUS = join(BINARY, '..', 'corpus', 'eval');
 
