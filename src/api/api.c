@@ -215,6 +215,7 @@ run_operation(const struct api_env *env, const struct api_call *call,
     char tag[64];
 
     if (run(&ctx, input, &out, &err) != 0) {
+        free(ctx.reply_text);
         if (err.type == NULL)
             api__fail(&err, "InternalServerException", "operation failed");
         if (strcmp(err.type, "InternalServerException") == 0) {
@@ -226,6 +227,13 @@ run_operation(const struct api_env *env, const struct api_call *call,
         return;
     }
 
+    if (out == NULL && ctx.reply_text != NULL) {
+        reply->http_status = 200;
+        reply->error_type = NULL;
+        reply->body = ctx.reply_text;
+        reply->body_len = ctx.reply_len;
+        return;
+    }
     reply_json(reply, 200, out, NULL);
     json_decref(out);
 }
@@ -394,9 +402,11 @@ api__page_start(struct api_ctx *ctx, json_t *in, const char *parent_id,
 }
 
 
-int
-api__page_next(struct api_ctx *ctx, json_t *out, const char *parent_id,
-               const char *filters, int64_t last_seq, struct api_error *err)
+/* Issues the NextToken of a page that ended at 'last_seq' into *token
+ * (free()); 0 or -1 with 'err' filled. */
+static int
+page_token(struct api_ctx *ctx, const char *parent_id, const char *filters,
+           int64_t last_seq, char **token, struct api_error *err)
 {
     struct pagetoken_scope scope = {
         .operation = ctx->operation,
@@ -404,18 +414,62 @@ api__page_next(struct api_ctx *ctx, json_t *out, const char *parent_id,
         .parent_id = parent_id,
         .filters = filters,
     };
-    char *token = NULL;
     int rc;
 
     rc = pagetoken_encode(ctx->env->page_token_key, &scope, last_seq,
-                          (int64_t)ctx->now, &token);
+                          (int64_t)ctx->now, token);
     if (rc != 0)
         return api__fail(err, "InternalServerException",
                          "cannot issue NextToken: %s", err_str(rc));
+    return 0;
+}
+
+
+int
+api__page_next(struct api_ctx *ctx, json_t *out, const char *parent_id,
+               const char *filters, int64_t last_seq, struct api_error *err)
+{
+    char *token = NULL;
+    int rc;
+
+    if (page_token(ctx, parent_id, filters, last_seq, &token, err) != 0)
+        return -1;
     rc = json_object_set_new(out, "NextToken", json_string(token));
     free(token);
     return rc == 0 ? 0 : api__fail(err, "InternalServerException",
                                    "out of memory");
+}
+
+
+int
+api__page_next_text(struct api_ctx *ctx, struct json_text *w,
+                    const char *parent_id, const char *filters,
+                    int64_t last_seq, struct api_error *err)
+{
+    char *token = NULL;
+
+    if (page_token(ctx, parent_id, filters, last_seq, &token, err) != 0)
+        return -1;
+    json_text_key(w, "NextToken");
+    json_text_string(w, token);
+    free(token);
+    return 0;
+}
+
+
+int
+api__reply_text(struct api_ctx *ctx, struct json_text *w,
+                struct api_error *err)
+{
+    int rc;
+
+    free(ctx->reply_text);
+    ctx->reply_text = NULL;
+    rc = json_text_finish(w, &ctx->reply_text, &ctx->reply_len);
+    if (rc != 0)
+        return api__fail(err, "InternalServerException",
+                         "cannot write the reply: %s", err_str(rc));
+    return 0;
 }
 
 

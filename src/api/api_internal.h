@@ -8,6 +8,8 @@
  * validation, so it only checks what the model cannot say (existence,
  * ownership, quotas, idempotency). It returns 0 with a new JSON object in
  * *out, or -1 with 'err' filled; it never writes the HTTP reply itself.
+ * An operation whose reply is a long list may instead write the reply's
+ * text from the records it read (api__reply_text) and leave *out NULL.
  */
 #ifndef TIMBRE_API_INTERNAL_H
 #define TIMBRE_API_INTERNAL_H
@@ -23,7 +25,11 @@ struct api_ctx {
     const char *region;
     const char *operation;      /* "CreateDomain" */
     double now;                 /* epoch seconds when the call arrived */
+    char *reply_text;           /* owned: set by api__reply_text() */
+    size_t reply_len;
 };
+
+struct json_text;
 
 struct api_error {
     const char *type;           /* modelled error shape name */
@@ -74,6 +80,16 @@ int api__page_start(struct api_ctx *ctx, json_t *in, const char *parent_id,
 int api__page_next(struct api_ctx *ctx, json_t *out, const char *parent_id,
                    const char *filters, int64_t last_seq,
                    struct api_error *err);
+
+/* The same, written as the next member of the object 'w' is in. */
+int api__page_next_text(struct api_ctx *ctx, struct json_text *w,
+                        const char *parent_id, const char *filters,
+                        int64_t last_seq, struct api_error *err);
+
+/* Ends 'w' (json_text.h) as the call's reply. Returns 0, or -1 with an
+ * InternalServerException in 'err'. */
+int api__reply_text(struct api_ctx *ctx, struct json_text *w,
+                    struct api_error *err);
 
 /* The request hash for idempotency: SHA-256 hex of the input without
  * 'ClientToken', with keys sorted. 'hex' holds 65 bytes. */

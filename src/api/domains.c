@@ -16,75 +16,80 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/ids.h"
+#include "util/json_text.h"
 #include "util/log.h"
 #include "util/sealedprint.h"
 
 #define LIST_DOMAINS_DEFAULT_MAX 10
 
 
-/* Builds the Domain shape; NULL when out of memory. */
-static json_t *
-domain_to_json(const struct api_ctx *ctx, const struct store_domain *d)
+/* Writes a string member; nothing for NULL, as the shape leaves it out. */
+static void
+member_str(struct json_text *w, const char *key, const char *value)
 {
-    json_t *obj = json_object();
-    json_t *sse;
-    json_t *watchlists;
-    char arn[256];
-    int rc = 0;
+    if (value == NULL)
+        return;
+    json_text_key(w, key);
+    json_text_string(w, value);
+}
 
-    if (obj == NULL)
-        return NULL;
+
+/* Writes the Domain shape (and DomainSummary, which has the same members)
+ * as the next value of 'w'. */
+static void
+domain_text(const struct api_ctx *ctx, struct json_text *w,
+            const struct store_domain *d)
+{
+    char arn[256];
 
     snprintf(arn, sizeof(arn), "arn:aws:voiceid:%s:%s:domain/%s",
              ctx->region, d->account, d->id);
-    rc |= api__set_str(obj, "Arn", arn);
-    rc |= api__set_time(obj, "CreatedAt", d->created_at);
-    rc |= api__set_str(obj, "Description", d->description);
-    rc |= api__set_str(obj, "DomainId", d->id);
-    rc |= api__set_str(obj, "DomainStatus", d->status);
-    rc |= api__set_str(obj, "Name", d->name);
-    sse = json_object();
-    rc |= api__set_str(sse, "KmsKeyId", d->kms_key_id);
-    rc |= json_object_set_new_nocheck(obj,
-                                      "ServerSideEncryptionConfiguration",
-                                      sse);
-    rc |= api__set_time(obj, "UpdatedAt", d->updated_at);
-    watchlists = json_object();
-    rc |= api__set_str(watchlists, "DefaultWatchlistId",
-                       d->default_watchlist_id);
-    rc |= json_object_set_new_nocheck(obj, "WatchlistDetails", watchlists);
+    json_text_open(w, '{');
+    member_str(w, "Arn", arn);
+    json_text_key(w, "CreatedAt");
+    json_text_time(w, d->created_at);
+    member_str(w, "Description", d->description);
+    member_str(w, "DomainId", d->id);
+    member_str(w, "DomainStatus", d->status);
+    member_str(w, "Name", d->name);
+    json_text_key(w, "ServerSideEncryptionConfiguration");
+    json_text_open(w, '{');
+    member_str(w, "KmsKeyId", d->kms_key_id);
+    json_text_close(w, '}');
 
     /* The update details exist only once the key has been changed. */
     if (d->sse_update_status) {
-        json_t *details = json_object();
-
-        rc |= details == NULL;
-        rc |= api__set_str(details, "OldKmsKeyId", d->sse_old_kms_key_id);
-        rc |= api__set_str(details, "UpdateStatus", d->sse_update_status);
-        rc |= api__set_str(details, "Message", d->sse_update_message);
-        rc |= json_object_set_new(obj, "ServerSideEncryptionUpdateDetails",
-                                  details);
+        json_text_key(w, "ServerSideEncryptionUpdateDetails");
+        json_text_open(w, '{');
+        member_str(w, "OldKmsKeyId", d->sse_old_kms_key_id);
+        member_str(w, "UpdateStatus", d->sse_update_status);
+        member_str(w, "Message", d->sse_update_message);
+        json_text_close(w, '}');
     }
 
-    if (rc != 0) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    json_text_key(w, "UpdatedAt");
+    json_text_time(w, d->updated_at);
+    json_text_key(w, "WatchlistDetails");
+    json_text_open(w, '{');
+    member_str(w, "DefaultWatchlistId", d->default_watchlist_id);
+    json_text_close(w, '}');
+    json_text_close(w, '}');
 }
 
 
 /* Answers {"Domain": {...}}. */
 static int
-reply_domain(const struct api_ctx *ctx, const struct store_domain *d,
+reply_domain(struct api_ctx *ctx, const struct store_domain *d,
              json_t **out, struct api_error *err)
 {
-    json_t *domain = domain_to_json(ctx, d);
+    struct json_text w = JSON_TEXT_INIT;
 
-    *out = domain ? json_pack("{s:o}", "Domain", domain) : NULL;
-    if (*out == NULL)
-        return api__fail(err, "InternalServerException", "out of memory");
-    return 0;
+    *out = NULL;
+    json_text_open(&w, '{');
+    json_text_key(&w, "Domain");
+    domain_text(ctx, &w, d);
+    json_text_close(&w, '}');
+    return api__reply_text(ctx, &w, err);
 }
 
 
@@ -254,13 +259,14 @@ domains_list(struct api_ctx *ctx, json_t *in, json_t **out,
              struct api_error *err)
 {
     int64_t limit = api__int(in, "MaxResults", LIST_DOMAINS_DEFAULT_MAX);
+    struct json_text w = JSON_TEXT_INIT;
     struct store_domain *domains = NULL;
     size_t n = 0;
     bool more = false;
     int64_t after = 0;
-    json_t *summaries = NULL;
     int rc;
 
+    *out = NULL;
     if (api__page_start(ctx, in, "", "", &after, err) != 0)
         return -1;
 
@@ -269,30 +275,21 @@ domains_list(struct api_ctx *ctx, json_t *in, json_t **out,
     if (rc != 0)
         return api__store_failed(err, rc);
 
-    rc = -1;
-    summaries = json_array();
-    *out = json_pack("{s:O}", "DomainSummaries", summaries);
-    if (*out == NULL)
-        goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        if (json_array_append_new(summaries,
-                                  domain_to_json(ctx, &domains[i])) != 0)
-            goto nomem;
-    }
-    if (more && n > 0) {
-        if (api__page_next(ctx, *out, "", "", domains[n - 1].seq, err) != 0)
-            goto fail;
-    }
+    json_text_open(&w, '{');
+    json_text_key(&w, "DomainSummaries");
+    json_text_open(&w, '[');
+    for (size_t i = 0; i < n; i++)
+        domain_text(ctx, &w, &domains[i]);
+    json_text_close(&w, ']');
     rc = 0;
-    goto out;
+    if (more && n > 0)
+        rc = api__page_next_text(ctx, &w, "", "", domains[n - 1].seq, err);
+    json_text_close(&w, '}');
+    if (rc == 0)
+        rc = api__reply_text(ctx, &w, err);
+    else
+        free(w.p);
 
-nomem:
-    api__fail(err, "InternalServerException", "out of memory");
-fail:
-    json_decref(*out);
-    *out = NULL;
-out:
-    json_decref(summaries);
     store_domains_free(domains, n);
     return rc;
 }

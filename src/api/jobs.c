@@ -26,68 +26,80 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/ids.h"
+#include "util/json_text.h"
 
 #define LIST_JOBS_DEFAULT_MAX 100
 
 
-/* The members shared by SpeakerEnrollmentJob and its summary. */
-static int
-add_job_status(json_t *obj, const struct store_job *j)
+/* Writes the members SpeakerEnrollmentJob shares with its summary into
+ * the object 'w' is in, straight from the record. */
+static void
+job_status_text(struct json_text *w, const struct store_job *j)
 {
-    json_t *progress = json_object();
-    int rc = 0;
-
-    rc |= api__set_time(obj, "CreatedAt", j->created_at);
-    rc |= api__set_str(obj, "DomainId", j->domain_id);
-    if (j->ended_at > 0)
-        rc |= api__set_time(obj, "EndedAt", j->ended_at);
+    json_text_key(w, "CreatedAt");
+    json_text_time(w, j->created_at);
+    json_text_key(w, "DomainId");
+    json_text_string(w, j->domain_id);
+    if (j->ended_at > 0) {
+        json_text_key(w, "EndedAt");
+        json_text_time(w, j->ended_at);
+    }
     if (j->failure_code != 0 || j->failure_message) {
-        json_t *failure = json_object();
-
-        rc |= failure == NULL;
-        rc |= json_object_set_new_nocheck(failure, "StatusCode",
-                                          json_integer(j->failure_code));
-        rc |= api__set_str(failure, "Message", j->failure_message);
-        rc |= json_object_set_new_nocheck(obj, "FailureDetails", failure);
+        json_text_key(w, "FailureDetails");
+        json_text_open(w, '{');
+        json_text_key(w, "StatusCode");
+        json_text_int(w, j->failure_code);
+        if (j->failure_message) {
+            json_text_key(w, "Message");
+            json_text_string(w, j->failure_message);
+        }
+        json_text_close(w, '}');
     }
-    rc |= api__set_str(obj, "JobId", j->id);
-    rc |= api__set_str(obj, "JobName", j->name);
-    rc |= progress == NULL;
-    rc |= json_object_set_new_nocheck(progress, "PercentComplete",
-                                      json_integer(j->percent_complete));
-    rc |= json_object_set_new_nocheck(obj, "JobProgress", progress);
-    rc |= api__set_str(obj, "JobStatus", j->status);
-    return rc ? ERR_NOMEM : 0;
+    json_text_key(w, "JobId");
+    json_text_string(w, j->id);
+    if (j->name) {
+        json_text_key(w, "JobName");
+        json_text_string(w, j->name);
+    }
+    json_text_key(w, "JobProgress");
+    json_text_open(w, '{');
+    json_text_key(w, "PercentComplete");
+    json_text_int(w, j->percent_complete);
+    json_text_close(w, '}');
+    json_text_key(w, "JobStatus");
+    json_text_string(w, j->status);
 }
 
 
-static json_t *
-job_summary(const struct store_job *j)
+/* Answers {"Job": {...}}: the status and the settings the job was stored
+ * with. */
+static int
+reply_job(struct api_ctx *ctx, const struct store_job *j,
+          struct api_error *err)
 {
-    json_t *obj = json_object();
-
-    if (obj == NULL || add_job_status(obj, j) != 0) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-
-/* The full SpeakerEnrollmentJob: the status plus the stored settings. */
-static json_t *
-job_full(const struct store_job *j)
-{
+    struct json_text w = JSON_TEXT_INIT;
     json_t *settings = json_loads(j->request_json, 0, NULL);
-    json_t *obj = job_summary(j);
+    const char *key;
+    json_t *value;
 
-    if (obj == NULL || !json_is_object(settings)
-        || json_object_update(obj, settings) != 0) {
-        json_decref(obj);
-        obj = NULL;
+    if (!json_is_object(settings)) {
+        json_decref(settings);
+        return api__fail(err, "InternalServerException", "the stored "
+                         "settings of job %s are unreadable", j->id);
     }
+
+    json_text_open(&w, '{');
+    json_text_key(&w, "Job");
+    json_text_open(&w, '{');
+    job_status_text(&w, j);
+    json_object_foreach(settings, key, value) {
+        json_text_key(&w, key);
+        json_text_value(&w, value);
+    }
+    json_text_close(&w, '}');
+    json_text_close(&w, '}');
     json_decref(settings);
-    return obj;
+    return api__reply_text(ctx, &w, err);
 }
 
 
@@ -187,10 +199,10 @@ jobs_start(struct api_ctx *ctx, json_t *in, json_t **out,
     struct store_job j = { 0 };
     struct store_job made = { 0 };
     json_t *settings = NULL;
-    json_t *job;
     char hash[65];
     int rc;
 
+    *out = NULL;
     rc = domains__get(ctx, domain_id, &d, err);
     if (rc != 0)
         goto out;
@@ -219,10 +231,7 @@ jobs_start(struct api_ctx *ctx, json_t *in, json_t **out,
     }
     runner_notify(ctx->env->runner);
 
-    job = job_full(&made);
-    *out = job ? json_pack("{s:o}", "Job", job) : NULL;
-    rc = *out ? 0 : api__fail(err, "InternalServerException",
-                              "cannot serialise job %s", made.id);
+    rc = reply_job(ctx, &made, err);
 
 out:
     free(j.request_json);
@@ -241,9 +250,9 @@ jobs_describe(struct api_ctx *ctx, json_t *in, json_t **out,
     const char *job_id = api__str(in, "JobId");
     struct store_domain d = { 0 };
     struct store_job j = { 0 };
-    json_t *job;
     int rc;
 
+    *out = NULL;
     /* An unknown domain and an unknown job are told apart, as Voice ID
      * did, through the resource type. */
     rc = domains__get(ctx, domain_id, &d, err);
@@ -259,13 +268,9 @@ jobs_describe(struct api_ctx *ctx, json_t *in, json_t **out,
     if (rc != 0)
         return api__store_failed(err, rc);
 
-    job = job_full(&j);
-    *out = job ? json_pack("{s:o}", "Job", job) : NULL;
+    rc = reply_job(ctx, &j, err);
     store_job_clear(&j);
-    if (*out == NULL)
-        return api__fail(err, "InternalServerException",
-                         "cannot serialise job %s", job_id);
-    return 0;
+    return rc;
 }
 
 
@@ -276,14 +281,15 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     const char *domain_id = api__str(in, "DomainId");
     const char *status = api__str(in, "JobStatus");
     int64_t limit = api__int(in, "MaxResults", LIST_JOBS_DEFAULT_MAX);
+    struct json_text w = JSON_TEXT_INIT;
     struct store_job *jobs = NULL;
-    json_t *summaries = NULL;
     char filters[64];
     int64_t before = 0;
     size_t n = 0;
     bool more = false;
     int rc;
 
+    *out = NULL;
     snprintf(filters, sizeof(filters), "JobStatus=%s", status ? status : "");
     if (api__page_start(ctx, in, domain_id, filters, &before, err) != 0)
         return -1;
@@ -293,30 +299,27 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     if (rc != 0)
         return job_store_failed(rc, domain_id, err);
 
-    rc = -1;
-    summaries = json_array();
-    *out = json_pack("{s:O}", "JobSummaries", summaries);
-    if (*out == NULL)
-        goto nomem;
+    /* A page of 100 summaries is the reply Timbre sends most: written
+     * straight from the records, without a tree in between. */
+    json_text_open(&w, '{');
+    json_text_key(&w, "JobSummaries");
+    json_text_open(&w, '[');
     for (size_t i = 0; i < n; i++) {
-        if (json_array_append_new(summaries, job_summary(&jobs[i])) != 0)
-            goto nomem;
+        json_text_open(&w, '{');
+        job_status_text(&w, &jobs[i]);
+        json_text_close(&w, '}');
     }
-    if (more && n > 0) {
-        if (api__page_next(ctx, *out, domain_id, filters, jobs[n - 1].seq,
-                           err) != 0)
-            goto fail;
-    }
+    json_text_close(&w, ']');
     rc = 0;
-    goto out;
+    if (more && n > 0)
+        rc = api__page_next_text(ctx, &w, domain_id, filters,
+                                 jobs[n - 1].seq, err);
+    json_text_close(&w, '}');
+    if (rc == 0)
+        rc = api__reply_text(ctx, &w, err);
+    else
+        free(w.p);
 
-nomem:
-    api__fail(err, "InternalServerException", "out of memory");
-fail:
-    json_decref(*out);
-    *out = NULL;
-out:
-    json_decref(summaries);
     store_jobs_free(jobs, n);
     return rc;
 }

@@ -836,17 +836,6 @@ job_prepare(struct job_run *jr)
         return rc;
     }
 
-    /* A job of thousands of requests should not find out at its end
-     * that its output cannot be written. */
-    rc = objects_bucket_check(o->objects, jr->output_uri, msg, sizeof msg);
-    if (rc != 0) {
-        job_fail(jr, output_status(rc), "OutputDataConfig.S3Uri %s cannot "
-                 "be used: %s", jr->output_prefix,
-                 msg[0] != '\0' ? after_uri(msg, jr->output_uri)
-                                 : err_str(rc));
-        return rc;
-    }
-
     rc = store_domain_get(o->store, jr->job.account, jr->job.domain_id, &d);
     if (rc == ERR_NOTFOUND) {
         job_fail(jr, 404, "domain %s no longer exists", jr->job.domain_id);
@@ -869,6 +858,17 @@ job_prepare(struct job_run *jr)
     rc = manifest_load(jr);
     if (rc != 0)
         return rc;
+
+    /* A job of thousands of requests should not find out at its end
+     * that its output cannot be written. */
+    rc = objects_bucket_check(o->objects, jr->output_uri, msg, sizeof msg);
+    if (rc != 0) {
+        job_fail(jr, output_status(rc), "OutputDataConfig.S3Uri %s cannot "
+                 "be used: %s", jr->output_prefix,
+                 msg[0] != '\0' ? after_uri(msg, jr->output_uri)
+                                 : err_str(rc));
+        return rc;
+    }
 
     /* The reason names files of the server, which are the operator's
      * business, not the caller's: it goes to the log only. */

@@ -13,16 +13,8 @@
 
 #define MAX_DEPTH 64
 
-struct buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    int err;
-};
-
-
 static void
-reserve(struct buf *b, size_t more)
+reserve(struct json_text *b, size_t more)
 {
     size_t cap;
     char *grown;
@@ -43,7 +35,7 @@ reserve(struct buf *b, size_t more)
 
 
 static void
-put(struct buf *b, const char *s, size_t n)
+put(struct json_text *b, const char *s, size_t n)
 {
     reserve(b, n);
     if (b->err != 0)
@@ -54,7 +46,7 @@ put(struct buf *b, const char *s, size_t n)
 
 
 static void
-put_char(struct buf *b, char c)
+put_char(struct json_text *b, char c)
 {
     put(b, &c, 1);
 }
@@ -72,7 +64,7 @@ needs_escape(unsigned char c)
 /* Escapes what RFC 8259 requires and copies the rest in runs. The text is
  * valid UTF-8 already, since jansson checks every string. */
 static void
-put_string(struct buf *b, const char *s, size_t n)
+put_string(struct json_text *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0;
@@ -105,18 +97,36 @@ put_string(struct buf *b, const char *s, size_t n)
 }
 
 
+/* Decimal digits without printf, which is slow for something this
+ * common (every timestamp and count of a reply). */
 static void
-put_integer(struct buf *b, json_int_t v)
+put_unsigned(struct json_text *b, unsigned long long v)
 {
-    char text[24];
-    int n = snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, v);
+    char digits[24];
+    size_t i = sizeof(digits);
 
-    put(b, text, (size_t)n);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(b, digits + i, sizeof(digits) - i);
 }
 
 
 static void
-put_real(struct buf *b, double v)
+put_integer(struct json_text *b, long long v)
+{
+    if (v < 0) {
+        put_char(b, '-');
+        put_unsigned(b, 0ULL - (unsigned long long)v);
+        return;
+    }
+    put_unsigned(b, (unsigned long long)v);
+}
+
+
+static void
+put_real(struct json_text *b, double v)
 {
     char text[40];
     double ms = v * 1000.0;
@@ -130,27 +140,34 @@ put_real(struct buf *b, double v)
     /* Whole milliseconds below 2^53 print exactly and without noise. */
     if (fabs(ms) < 9007199254740992.0 && ms == floor(ms)) {
         long long whole = (long long)ms;
-        long long frac = llabs(whole % 1000);
+        unsigned long long abs_ms = whole < 0 ? 0ULL - (unsigned long long)whole
+                                              : (unsigned long long)whole;
+        unsigned frac = (unsigned)(abs_ms % 1000);
+        char frac_text[4] = { (char)('0' + frac / 100),
+                              (char)('0' + frac / 10 % 10),
+                              (char)('0' + frac % 10), '\0' };
+        size_t frac_len = 3;
 
-        n = snprintf(text, sizeof(text), "%s%lld", whole < 0 ? "-" : "",
-                     llabs(whole / 1000));
-        if (frac != 0) {
-            n += snprintf(text + n, sizeof(text) - (size_t)n, ".%03lld",
-                          frac);
-            while (text[n - 1] == '0')
-                n--;
-        } else {
-            n += snprintf(text + n, sizeof(text) - (size_t)n, ".0");
+        if (whole < 0)
+            put_char(b, '-');
+        put_unsigned(b, abs_ms / 1000);
+        if (frac == 0) {
+            put(b, ".0", 2);
+            return;
         }
-    } else {
-        n = snprintf(text, sizeof(text), "%.17g", v);
+        while (frac_text[frac_len - 1] == '0')
+            frac_len--;
+        put_char(b, '.');
+        put(b, frac_text, frac_len);
+        return;
     }
+    n = snprintf(text, sizeof(text), "%.17g", v);
     put(b, text, (size_t)n);
 }
 
 
 static void
-put_value(struct buf *b, const json_t *v, int depth)
+put_value(struct json_text *b, const json_t *v, int depth)
 {
     const char *key;
     json_t *item;
@@ -188,7 +205,7 @@ put_value(struct buf *b, const json_t *v, int depth)
         put_string(b, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        put_integer(b, json_integer_value(v));
+        put_integer(b, (long long)json_integer_value(v));
         break;
     case JSON_REAL:
         put_real(b, json_real_value(v));
@@ -207,20 +224,117 @@ put_value(struct buf *b, const json_t *v, int depth)
 
 
 int
+json_text_finish(struct json_text *t, char **out, size_t *out_len)
+{
+    int rc = t->err;
+
+    if (rc == 0 && t->depth != 0)
+        rc = ERR_INVAL;
+    if (rc == 0) {
+        reserve(t, 0);
+        rc = t->err;
+    }
+    if (rc != 0) {
+        free(t->p);
+        *t = (struct json_text)JSON_TEXT_INIT;
+        return rc;
+    }
+    t->p[t->len] = '\0';
+    *out = t->p;
+    *out_len = t->len;
+    *t = (struct json_text)JSON_TEXT_INIT;
+    return 0;
+}
+
+
+int
 json_text_dump(const json_t *value, char **out, size_t *out_len)
 {
-    struct buf b = { 0 };
+    struct json_text b = JSON_TEXT_INIT;
 
     if (value == NULL)
         return ERR_INVAL;
     put_value(&b, value, 0);
-    reserve(&b, 0);
-    if (b.err != 0) {
-        free(b.p);
-        return b.err;
+    return json_text_finish(&b, out, out_len);
+}
+
+
+/* Starts a value: a comma when one came before it at this level, unless
+ * it is the value of the key just written. */
+static void
+begin_value(struct json_text *t)
+{
+    if (t->after_key)
+        t->after_key = false;
+    else if (t->has_item[t->depth])
+        put_char(t, ',');
+    t->has_item[t->depth] = true;
+}
+
+
+void
+json_text_open(struct json_text *t, char bracket)
+{
+    begin_value(t);
+    if (t->depth == JSON_TEXT_MAX_DEPTH) {
+        t->err = ERR_INVAL;
+        return;
     }
-    b.p[b.len] = '\0';
-    *out = b.p;
-    *out_len = b.len;
-    return 0;
+    put_char(t, bracket);
+    t->depth++;
+    t->has_item[t->depth] = false;
+}
+
+
+void
+json_text_close(struct json_text *t, char bracket)
+{
+    if (t->depth == 0) {
+        t->err = ERR_INVAL;
+        return;
+    }
+    put_char(t, bracket);
+    t->depth--;
+}
+
+
+void
+json_text_key(struct json_text *t, const char *key)
+{
+    begin_value(t);
+    put_string(t, key, strlen(key));
+    put_char(t, ':');
+    t->after_key = true;
+}
+
+
+void
+json_text_string(struct json_text *t, const char *s)
+{
+    begin_value(t);
+    put_string(t, s, strlen(s));
+}
+
+
+void
+json_text_int(struct json_text *t, long long v)
+{
+    begin_value(t);
+    put_integer(t, v);
+}
+
+
+void
+json_text_time(struct json_text *t, double epoch_s)
+{
+    begin_value(t);
+    put_real(t, floor(epoch_s * 1000.0 + 0.5) / 1000.0);
+}
+
+
+void
+json_text_value(struct json_text *t, const json_t *v)
+{
+    begin_value(t);
+    put_value(t, v, t->depth);
 }

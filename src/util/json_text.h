@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Compact JSON text from a jansson tree, for responses.
+ * Compact JSON text for responses: from a jansson tree, or written piece
+ * by piece straight from records.
  *
  * jansson's own json_dumps() checks every object and array for cycles
  * through a hash table keyed by printed pointers, and prints numbers
@@ -14,9 +15,66 @@
 #ifndef TIMBRE_UTIL_JSON_TEXT_H
 #define TIMBRE_UTIL_JSON_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
+
+#define JSON_TEXT_MAX_DEPTH 16
+
+/*
+ * A JSON text being written piece by piece, for replies made straight
+ * from records, where building a jansson tree first would cost more than
+ * the rest of the call. Commas come by themselves. The first failure
+ * sticks: later calls do nothing and json_text_finish() reports it.
+ *
+ *   struct json_text w = JSON_TEXT_INIT;
+ *   json_text_open(&w, '{');
+ *   json_text_key(&w, "Name");
+ *   json_text_string(&w, name);
+ *   json_text_close(&w, '}');
+ *   rc = json_text_finish(&w, &text, &len);
+ *
+ * Strings must be valid UTF-8 (what the store holds came in through
+ * jansson, which checks it); they are escaped as RFC 8259 requires.
+ */
+struct json_text {
+    char *p;                    /* owned until json_text_finish() */
+    size_t len;
+    size_t cap;
+    int err;
+    int depth;
+    bool after_key;             /* the next value is a key's */
+    bool has_item[JSON_TEXT_MAX_DEPTH + 1];  /* a comma is due, by depth */
+};
+
+#define JSON_TEXT_INIT { NULL, 0, 0, 0, 0, false, { false } }
+
+/* Opens an object ('{') or an array ('['), as a value. */
+void json_text_open(struct json_text *t, char bracket);
+
+/* Closes what json_text_open() opened, with '}' or ']'. */
+void json_text_close(struct json_text *t, char bracket);
+
+/* Writes an object member's key; the next call writes its value. */
+void json_text_key(struct json_text *t, const char *key);
+
+void json_text_string(struct json_text *t, const char *s);
+void json_text_int(struct json_text *t, long long v);
+
+/* Epoch seconds rounded to whole milliseconds, printed exactly. */
+void json_text_time(struct json_text *t, double epoch_s);
+
+/* A jansson value, written as json_text_dump() would. */
+void json_text_value(struct json_text *t, const json_t *v);
+
+/*
+ * Ends the text: sets *out to it (NUL-terminated, the caller frees it) and
+ * *out_len to its length, and resets 't'. Returns 0; or the first failure
+ * (ERR_NOMEM, or ERR_INVAL for a value JSON cannot hold or brackets left
+ * open), having freed the text.
+ */
+int json_text_finish(struct json_text *t, char **out, size_t *out_len);
 
 /*
  * Writes 'value' as compact JSON into a new NUL-terminated buffer *out of

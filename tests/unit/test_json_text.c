@@ -64,6 +64,90 @@ test_millisecond_timestamps_print_exactly(void **state)
     assert_dumps_to(json_real(1764787200.5), "1764787200.5");
     assert_dumps_to(json_real(1764787200.0), "1764787200.0");
     assert_dumps_to(json_real(-1.25), "-1.25");
+    assert_dumps_to(json_real(-0.5), "-0.5");
+    assert_dumps_to(json_real(0.0), "0.0");
+    assert_dumps_to(json_real(12.01), "12.01");
+    assert_dumps_to(json_integer(0), "0");
+    assert_dumps_to(json_integer(-9223372036854775807LL - 1),
+                    "-9223372036854775808");
+    assert_dumps_to(json_integer(9223372036854775807LL),
+                    "9223372036854775807");
+}
+
+
+static void
+assert_written(struct json_text *w, const char *want)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    assert_int_equal(json_text_finish(w, &text, &len), 0);
+    assert_string_equal(text, want);
+    assert_int_equal(len, strlen(want));
+    free(text);
+}
+
+
+/* The piecewise writer puts commas where they belong, at every level. */
+static void
+test_writer_places_commas_and_nests(void **state)
+{
+    struct json_text w = JSON_TEXT_INIT;
+    json_t *tags = json_pack("[{s:s}]", "Key", "a\"b");
+
+    json_text_open(&w, '{');
+    json_text_key(&w, "Items");
+    json_text_open(&w, '[');
+    for (int i = 0; i < 3; i++) {
+        json_text_open(&w, '{');
+        json_text_key(&w, "N");
+        json_text_int(&w, i - 1);
+        json_text_key(&w, "At");
+        json_text_time(&w, 1764787200.1234);
+        json_text_key(&w, "Empty");
+        json_text_open(&w, '[');
+        json_text_close(&w, ']');
+        json_text_close(&w, '}');
+    }
+    json_text_close(&w, ']');
+    json_text_key(&w, "Tags");
+    json_text_value(&w, tags);
+    json_text_key(&w, "Next");
+    json_text_string(&w, "t\n");
+    json_text_close(&w, '}');
+
+    assert_written(&w, "{\"Items\":["
+                   "{\"N\":-1,\"At\":1764787200.123,\"Empty\":[]},"
+                   "{\"N\":0,\"At\":1764787200.123,\"Empty\":[]},"
+                   "{\"N\":1,\"At\":1764787200.123,\"Empty\":[]}],"
+                   "\"Tags\":[{\"Key\":\"a\\\"b\"}],"
+                   "\"Next\":\"t\\n\"}");
+    json_decref(tags);
+}
+
+
+/* Brackets left open, or closed too often, are errors, and the text is
+ * freed; the writer is ready for reuse. */
+static void
+test_writer_refuses_unbalanced_text(void **state)
+{
+    struct json_text w = JSON_TEXT_INIT;
+    char *text = NULL;
+    size_t len = 0;
+
+    json_text_open(&w, '{');
+    assert_int_equal(json_text_finish(&w, &text, &len), ERR_INVAL);
+    assert_null(text);
+
+    json_text_close(&w, '}');
+    assert_int_equal(json_text_finish(&w, &text, &len), ERR_INVAL);
+
+    for (int i = 0; i <= JSON_TEXT_MAX_DEPTH; i++)
+        json_text_open(&w, '[');
+    assert_int_equal(json_text_finish(&w, &text, &len), ERR_INVAL);
+
+    json_text_int(&w, 7);
+    assert_written(&w, "7");
 }
 
 
@@ -142,6 +226,8 @@ main(void)
         cmocka_unit_test(test_utf8_passes_through_unchanged),
         cmocka_unit_test(test_millisecond_timestamps_print_exactly),
         cmocka_unit_test(test_other_reals_round_trip),
+        cmocka_unit_test(test_writer_places_commas_and_nests),
+        cmocka_unit_test(test_writer_refuses_unbalanced_text),
         cmocka_unit_test(test_nested_arrays_and_empty_containers),
         cmocka_unit_test(test_output_parses_back_to_an_equal_tree),
         cmocka_unit_test(test_deep_nesting_is_refused_and_output_untouched),
