@@ -34,6 +34,38 @@ member_str(struct json_text *w, const char *key, const char *value)
 }
 
 
+/* Appends 's' at *at in 'buf' of 'cap' bytes, cutting it to fit. */
+static void
+append(char *buf, size_t cap, size_t *at, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > cap - 1 - *at)
+        n = cap - 1 - *at;
+    memcpy(buf + *at, s, n);
+    *at += n;
+    buf[*at] = '\0';
+}
+
+
+/* The domain's ARN, without printf: it is made for every domain of every
+ * list page. */
+static void
+domain_arn(char *arn, size_t cap, const char *region,
+           const struct store_domain *d)
+{
+    size_t at = 0;
+
+    arn[0] = '\0';
+    append(arn, cap, &at, "arn:aws:voiceid:");
+    append(arn, cap, &at, region);
+    append(arn, cap, &at, ":");
+    append(arn, cap, &at, d->account);
+    append(arn, cap, &at, ":domain/");
+    append(arn, cap, &at, d->id);
+}
+
+
 /* Writes the Domain shape (and DomainSummary, which has the same members)
  * as the next value of 'w'. */
 static void
@@ -42,8 +74,7 @@ domain_text(const struct api_ctx *ctx, struct json_text *w,
 {
     char arn[256];
 
-    snprintf(arn, sizeof(arn), "arn:aws:voiceid:%s:%s:domain/%s",
-             ctx->region, d->account, d->id);
+    domain_arn(arn, sizeof(arn), ctx->region, d);
     json_text_open(w, '{');
     member_str(w, "Arn", arn);
     json_text_key(w, "CreatedAt");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for resource ids and request ids. */
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +111,45 @@ test_ids_request_id_is_uuid_v4(void **state)
 }
 
 
+/* Ids made by several threads at once never repeat. */
+#define ID_THREADS 4
+#define IDS_PER_THREAD 20000
+
+static char made_ids[ID_THREADS * IDS_PER_THREAD][IDS_REQUEST_LEN + 1];
+
+static void *
+make_ids(void *arg)
+{
+    char (*ids)[IDS_REQUEST_LEN + 1] = arg;
+
+    for (int i = 0; i < IDS_PER_THREAD; i++)
+        if (ids_request_id(ids[i]) != 0)
+            return arg;
+    return NULL;
+}
+
+
+static void
+test_ids_request_ids_of_many_threads_are_distinct(void **state)
+{
+    pthread_t threads[ID_THREADS];
+    void *failed;
+
+    for (int t = 0; t < ID_THREADS; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, make_ids,
+                                        made_ids[t * IDS_PER_THREAD]), 0);
+    for (int t = 0; t < ID_THREADS; t++) {
+        assert_int_equal(pthread_join(threads[t], &failed), 0);
+        assert_null(failed);
+    }
+
+    qsort(made_ids, ID_THREADS * IDS_PER_THREAD, sizeof(made_ids[0]),
+          compare_ids);
+    for (int i = 1; i < ID_THREADS * IDS_PER_THREAD; i++)
+        assert_string_not_equal(made_ids[i - 1], made_ids[i]);
+}
+
+
 static void
 test_ids_is_resource_id_accepts_only_22_alnum(void **state)
 {
@@ -136,6 +176,7 @@ main(void)
         cmocka_unit_test(test_ids_new_gives_10000_distinct_ids),
         cmocka_unit_test(test_ids_new_uses_whole_alphabet_evenly),
         cmocka_unit_test(test_ids_request_id_is_uuid_v4),
+        cmocka_unit_test(test_ids_request_ids_of_many_threads_are_distinct),
         cmocka_unit_test(test_ids_is_resource_id_accepts_only_22_alnum),
     };
 
