@@ -37,7 +37,8 @@ LIB_OBJS := $(filter-out $(MAIN_OBJ),$(OBJS))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 
-.PHONY: all run test unit voice-test fuzz-test api-test eval model clean
+.PHONY: all run test unit voice-test fuzz-test api-test eval eval-model \
+        model clean
 
 # The default voice model is trained on speech the build synthesises
 # (tools/corpus/README.md); the same sources give the same model.
@@ -74,7 +75,13 @@ $(VOICE_MODEL): $(CORPUS)/train/manifest.tsv build/timbre
 	@mkdir -p $(dir $@)
 	build/timbre train --corpus $< --out $@
 
-eval: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
+# Like run, it first installs what building and the speech synthesis
+# need, then builds in a second make.
+eval:
+	@tools/deps.sh run
+	@$(MAKE) --no-print-directory eval-model
+
+eval-model: $(VOICE_MODEL) $(CORPUS)/eval/manifest.tsv
 	build/timbre eval --corpus $(CORPUS)/eval/manifest.tsv \
 	    --model $(VOICE_MODEL)
 

@@ -274,6 +274,36 @@ jobs_describe(struct api_ctx *ctx, json_t *in, json_t **out,
 }
 
 
+/* Writes each job of a listing as a JobSummary, as the store reads it. */
+struct summary_writer {
+    struct json_text *w;        /* inside the JobSummaries array */
+    size_t start;               /* the text's length at the array's start */
+    size_t n;
+    int64_t last_seq;
+};
+
+
+static int
+summary_visit(void *arg, const struct store_job *j)
+{
+    struct summary_writer *sw = arg;
+
+    if (j == NULL) {
+        /* The store starts (over): drop what an earlier try wrote. */
+        sw->w->len = sw->start;
+        sw->w->has_item[sw->w->depth] = false;
+        sw->n = 0;
+        return 0;
+    }
+    json_text_open(sw->w, '{');
+    job_status_text(sw->w, j);
+    json_text_close(sw->w, '}');
+    sw->n++;
+    sw->last_seq = j->seq;
+    return sw->w->err;
+}
+
+
 int
 jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
           struct api_error *err)
@@ -282,10 +312,9 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     const char *status = api__str(in, "JobStatus");
     int64_t limit = api__int(in, "MaxResults", LIST_JOBS_DEFAULT_MAX);
     struct json_text w = JSON_TEXT_INIT;
-    struct store_job *jobs = NULL;
+    struct summary_writer sw = { &w, 0, 0, 0 };
     char filters[64];
     int64_t before = 0;
-    size_t n = 0;
     bool more = false;
     int rc;
 
@@ -294,32 +323,30 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     if (api__page_start(ctx, in, domain_id, filters, &before, err) != 0)
         return -1;
 
-    rc = store_job_list(ctx->env->store, ctx->account, domain_id, status,
-                        before, (int)limit, &jobs, &n, &more);
-    if (rc != 0)
-        return job_store_failed(rc, domain_id, err);
-
     /* A page of 100 summaries is the reply Timbre sends most: written
-     * straight from the records, without a tree in between. */
+     * straight from the rows as the store reads them. */
     json_text_open(&w, '{');
     json_text_key(&w, "JobSummaries");
     json_text_open(&w, '[');
-    for (size_t i = 0; i < n; i++) {
-        json_text_open(&w, '{');
-        job_status_text(&w, &jobs[i]);
-        json_text_close(&w, '}');
+    sw.start = w.len;
+    rc = store_job_list_each(ctx->env->store, ctx->account, domain_id,
+                             status, before, (int)limit, summary_visit, &sw,
+                             &more);
+    if (rc != 0) {
+        free(w.p);
+        if (rc == ERR_NOMEM)
+            return api__fail(err, "InternalServerException",
+                             "out of memory");
+        return job_store_failed(rc, domain_id, err);
     }
     json_text_close(&w, ']');
-    rc = 0;
-    if (more && n > 0)
-        rc = api__page_next_text(ctx, &w, domain_id, filters,
-                                 jobs[n - 1].seq, err);
-    json_text_close(&w, '}');
-    if (rc == 0)
-        rc = api__reply_text(ctx, &w, err);
-    else
-        free(w.p);
 
-    store_jobs_free(jobs, n);
-    return rc;
+    if (more && sw.n > 0
+        && api__page_next_text(ctx, &w, domain_id, filters, sw.last_seq,
+                               err) != 0) {
+        free(w.p);
+        return -1;
+    }
+    json_text_close(&w, '}');
+    return api__reply_text(ctx, &w, err);
 }

@@ -399,6 +399,79 @@ store_job_get(struct store *s, const char *account, const char *domain_id,
 }
 
 
+/* The rows of a listing, copied as they come. */
+struct job_copies {
+    struct store_job *items;
+    size_t n;
+    size_t cap;
+};
+
+
+static void
+job_copies_clear(struct job_copies *c)
+{
+    store_jobs_free(c->items, c->n);
+    memset(c, 0, sizeof(*c));
+}
+
+
+static int
+job_copy_visit(void *arg, const struct store_job *j)
+{
+    struct job_copies *c = arg;
+    struct store_job *copy;
+
+    if (j == NULL) {
+        job_copies_clear(c);
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct store_job *grown = realloc(c->items, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return ERR_NOMEM;
+        c->items = grown;
+        c->cap = cap;
+    }
+
+    copy = &c->items[c->n];
+    *copy = *j;
+    copy->name = NULL;
+    copy->status = NULL;
+    copy->failure_message = NULL;
+    copy->request_json = NULL;
+    c->n++;
+    if ((j->name && !(copy->name = store__strdup(j->name)))
+        || !(copy->status = store__strdup(j->status))
+        || (j->failure_message
+            && !(copy->failure_message = store__strdup(j->failure_message))))
+        return ERR_NOMEM;
+    return 0;
+}
+
+
+/* store_job_list through the backend's row-by-row listing. */
+static int
+job_list_copied(struct store *s, const char *account, const char *domain_id,
+                const char *status, int64_t before_seq, int limit,
+                struct store_job **out, size_t *n_out, bool *more)
+{
+    struct job_copies c = { NULL, 0, 0 };
+    int rc;
+
+    rc = s->ops->job_list_each(s, account, domain_id, status, before_seq,
+                               limit, job_copy_visit, &c, more);
+    if (rc != 0) {
+        job_copies_clear(&c);
+        return rc;
+    }
+    *out = c.items;
+    *n_out = c.n;
+    return 0;
+}
+
+
 int
 store_job_list(struct store *s, const char *account,
                const char *domain_id, const char *status,
@@ -411,8 +484,23 @@ store_job_list(struct store *s, const char *account,
         return ERR_INVAL;
     if (out == NULL || n_out == NULL || more == NULL)
         return ERR_INVAL;
-    return s->ops->job_list(s, account, domain_id, status, before_seq, limit,
-                            out, n_out, more);
+    return job_list_copied(s, account, domain_id, status, before_seq, limit,
+                           out, n_out, more);
+}
+
+
+int
+store_job_list_each(struct store *s, const char *account,
+                    const char *domain_id, const char *status,
+                    int64_t before_seq, int limit, store_job_visit_fn visit,
+                    void *arg, bool *more)
+{
+    if (s == NULL || !account_ok(account) || domain_id == NULL)
+        return ERR_INVAL;
+    if (before_seq < 0 || limit < 1 || visit == NULL || more == NULL)
+        return ERR_INVAL;
+    return s->ops->job_list_each(s, account, domain_id, status, before_seq,
+                                 limit, visit, arg, more);
 }
 
 

@@ -279,6 +279,25 @@ int store_job_list(struct store *s, const char *account,
                    size_t *n_out, bool *more);
 
 /*
+ * Called for each job of a listing, newest first. 'j' and its strings are
+ * borrowed and valid only during the call; a non-zero return stops the
+ * listing and is returned by it. It is first called with NULL, and called
+ * with NULL again whenever the store starts over (after a busy database):
+ * the caller then discards the rows of the earlier attempt.
+ */
+typedef int (*store_job_visit_fn)(void *arg, const struct store_job *j);
+
+/*
+ * The same listing as store_job_list, handed row by row to 'visit'
+ * instead of copied: for replies written straight from the rows. *more
+ * says whether further jobs follow.
+ */
+int store_job_list_each(struct store *s, const char *account,
+                        const char *domain_id, const char *status,
+                        int64_t before_seq, int limit,
+                        store_job_visit_fn visit, void *arg, bool *more);
+
+/*
  * Claims the oldest job that is SUBMITTED, or IN_PROGRESS with a lease
  * that expired before 'now', for 'owner' until now + lease_s, marking it
  * IN_PROGRESS. ERR_NOTFOUND when there is none. Jobs of deleted domains

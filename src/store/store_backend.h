@@ -60,10 +60,10 @@ struct store_ops {
     int (*job_get)(struct store *s, const char *account,
                    const char *domain_id, const char *job_id,
                    struct store_job *out);
-    int (*job_list)(struct store *s, const char *account,
-                    const char *domain_id, const char *status,
-                    int64_t before_seq, int limit, struct store_job **out,
-                    size_t *n_out, bool *more);
+    int (*job_list_each)(struct store *s, const char *account,
+                         const char *domain_id, const char *status,
+                         int64_t before_seq, int limit,
+                         store_job_visit_fn visit, void *arg, bool *more);
     int (*job_claim)(struct store *s, const char *owner, double now,
                      double lease_s, struct store_job *out);
     int (*job_heartbeat)(struct store *s, const char *job_id,

@@ -2422,19 +2422,37 @@ struct job_list_args {
     const char *status;
     int64_t before_seq;
     int limit;
-    struct store_job *items;
-    size_t n;
+    store_job_visit_fn visit;
+    void *visit_arg;
     bool more;
 };
 
 
-static void
-job_list_args_release(struct job_list_args *a)
+/* Points the record's strings at the row's columns, without copying:
+ * valid until the statement steps again. */
+static int
+job_view_of_row(sqlite3_stmt *st, struct store_job *j)
 {
-    store_jobs_free(a->items, a->n);
-    a->items = NULL;
-    a->n = 0;
-    a->more = false;
+    int rc;
+
+    memset(j, 0, sizeof(*j));
+    j->seq = sqlite3_column_int64(st, 0);
+    rc = col_fixed(st, 1, j->account, sizeof(j->account));
+    if (rc == 0)
+        rc = col_fixed(st, 2, j->id, sizeof(j->id));
+    if (rc == 0)
+        rc = col_fixed(st, 3, j->domain_id, sizeof(j->domain_id));
+    j->name = (char *)sqlite3_column_text(st, 4);
+    j->status = (char *)sqlite3_column_text(st, 5);
+    j->created_at = sqlite3_column_double(st, 6);
+    /* SQL NULL reads as 0, which is what the record uses for unset. */
+    j->ended_at = sqlite3_column_double(st, 7);
+    j->percent_complete = sqlite3_column_int(st, 8);
+    j->failure_code = sqlite3_column_int(st, 9);
+    j->failure_message = (char *)sqlite3_column_text(st, 10);
+    if (rc == 0 && j->status == NULL)
+        rc = ERR_INTERNAL;
+    return rc;
 }
 
 
@@ -2446,11 +2464,15 @@ job_list_body(struct conn *c, void *arg)
     /* 0 starts at the newest: no seq reaches INT64_MAX. */
     int64_t before = a->before_seq > 0 ? a->before_seq : INT64_MAX;
     int64_t n_rows = (int64_t)a->limit + 1;
+    struct store_job view;
     sqlite3_stmt *st;
-    size_t cap = 0;
+    int n = 0;
     int rc;
 
-    job_list_args_release(a);
+    a->more = false;
+    rc = a->visit(a->visit_arg, NULL);
+    if (rc != 0)
+        return rc;
 
     rc = domain_check_live(c, a->account, a->domain_id);
     if (rc != 0)
@@ -2468,30 +2490,27 @@ job_list_body(struct conn *c, void *arg)
         return rc;
 
     while ((rc = stmt_step(c, id)) == 1) {
-        if (a->n == (size_t)a->limit) {
+        if (n == a->limit) {
             a->more = true;
             continue;
         }
-        rc = array_reserve((void **)&a->items, &cap, a->n,
-                           sizeof(*a->items));
+        rc = job_view_of_row(st, &view);
         if (rc == 0)
-            rc = job_from_row(st, &a->items[a->n]);
+            rc = a->visit(a->visit_arg, &view);
         if (rc != 0)
             break;
-        a->n++;
+        n++;
     }
     stmt_done(st);
-    if (rc != 0)
-        job_list_args_release(a);
     return rc;
 }
 
 
 static int
-sqlite_job_list(struct store *s, const char *account,
-                const char *domain_id, const char *status,
-                int64_t before_seq, int limit, struct store_job **out,
-                size_t *n_out, bool *more)
+sqlite_job_list_each(struct store *s, const char *account,
+                     const char *domain_id, const char *status,
+                     int64_t before_seq, int limit, store_job_visit_fn visit,
+                     void *arg, bool *more)
 {
     struct job_list_args a;
     int rc;
@@ -2502,17 +2521,14 @@ sqlite_job_list(struct store *s, const char *account,
     a.status = status;
     a.before_seq = before_seq;
     a.limit = limit;
+    a.visit = visit;
+    a.visit_arg = arg;
 
     /* One snapshot for the domain check and the page. */
     rc = read_run(store_of(s), TXN_READ, job_list_body, &a);
-    if (rc != 0) {
-        job_list_args_release(&a);
-        return rc;
-    }
-    *out = a.items;
-    *n_out = a.n;
-    *more = a.more;
-    return 0;
+    if (rc == 0)
+        *more = a.more;
+    return rc;
 }
 
 
@@ -3204,7 +3220,7 @@ static const struct store_ops sqlite_ops = {
     .job_create = sqlite_job_create,
     .jobs_import = sqlite_jobs_import,
     .job_get = sqlite_job_get,
-    .job_list = sqlite_job_list,
+    .job_list_each = sqlite_job_list_each,
     .job_claim = sqlite_job_claim,
     .job_heartbeat = sqlite_job_heartbeat,
     .job_finish = sqlite_job_finish,

@@ -56,7 +56,9 @@ void json_text_open(struct json_text *t, char bracket);
 /* Closes what json_text_open() opened, with '}' or ']'. */
 void json_text_close(struct json_text *t, char bracket);
 
-/* Writes an object member's key; the next call writes its value. */
+/* Writes an object member's key; the next call writes its value. The key
+ * is written as it is: it must need no escaping (a member name of the
+ * service model does not). */
 void json_text_key(struct json_text *t, const char *key);
 
 void json_text_string(struct json_text *t, const char *s);
