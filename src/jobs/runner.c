@@ -22,6 +22,8 @@
  *   with FailureDetails. A manifest over max_requests_per_job (the
  *   speakers-per-job quota) fails with StatusCode 402, the code the
  *   output file uses for a quota, and names the setting that raises it.
+ *   A domain deleted while the job runs stops it at the next request,
+ *   FAILED with 404.
  *
  * - Progress is done * 100 / n after each request but kept at 99 until
  *   the output file is written: 100 means the job's results exist.
@@ -29,6 +31,11 @@
  * - Messages that reach the output file name S3 URIs, never local paths:
  *   the voice engine names the files it read, so those paths are mapped
  *   back to the URIs the caller gave. Messages are cut to valid UTF-8.
+ *
+ * - A voiceprint is sealed under the domain's key as the job last read
+ *   it. UpdateDomain re-seals the domain's voiceprints under a new key,
+ *   and the store refuses one sealed under the old key afterwards, so
+ *   the request reads the new key and seals again.
  *
  * - Voiceprints and audio never reach the log; each event (claimed,
  *   finished, failed, lease lost) is one line tagged "job=<id>".

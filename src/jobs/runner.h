@@ -16,7 +16,7 @@
  * malformed, of the wrong Version or over the limits FAILS the whole job
  * with FailureDetails. Otherwise each request is enrolled: its audio is
  * turned into one voiceprint (voice engine, the enrollment speech minimum
- * applies), sealed under the domain's KMS key (util/keyring.h) and applied
+ * applies), sealed under the domain's KMS key (util/sealedprint.h) and applied
  * with the job's ExistingEnrollmentAction. A request that fails becomes an
  * error line of the output file (400 bad input or too little speech, 402
  * quota, 409 opted out, 500 internal) and the job ends
