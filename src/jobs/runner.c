@@ -60,6 +60,7 @@
 #include "objects/objects.h"
 #include "store/store.h"
 #include "timbre/voice.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -114,16 +115,6 @@ struct job_run {
     bool lease_lost;
     bool domain_gone;                   /* deleted while the job ran */
 };
-
-
-static double
-now_epoch_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 
 static bool
@@ -289,6 +280,32 @@ out:
 
 
 /* Ends the job FAILED with 'code' and the formatted message. */
+/* Records the job's end; true when it was recorded. A lost lease or a
+ * store failure is logged: the job is then another runner's, or runs
+ * again once its lease runs out. */
+static bool
+job_finish(struct job_run *jr, const char *status, int code,
+           const char *message)
+{
+    int rc;
+
+    rc = store_job_finish(jr->r->opts.store, jr->job.id, jr->owner, status,
+                          clock_epoch_s(), code, message);
+    if (rc == ERR_EXPIRED) {
+        log_msg(LOG_WARN, "runner", jr->tag, "lease lost before the job "
+                "could be marked %s; another runner holds it", status);
+        return false;
+    }
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "runner", jr->tag, "store_job_finish failed: "
+                "%s; the job runs again when its lease runs out",
+                err_str(rc));
+        return false;
+    }
+    return true;
+}
+
+
 static void
 job_fail(struct job_run *jr, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -298,27 +315,15 @@ job_fail(struct job_run *jr, int code, const char *fmt, ...)
 {
     char msg[MESSAGE_MAX];
     va_list ap;
-    int rc;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     utf8_clean(msg);
 
-    rc = store_job_finish(jr->r->opts.store, jr->job.id, jr->owner,
-                          "FAILED", now_epoch_s(), code, msg);
-    if (rc == ERR_EXPIRED) {
-        log_msg(LOG_WARN, "runner", jr->tag, "lease lost before the job "
-                "could be marked failed; another runner holds it");
-        return;
-    }
-    if (rc != 0) {
-        log_msg(LOG_ERROR, "runner", jr->tag, "store_job_finish failed: "
-                "%s; the job runs again when its lease runs out",
-                err_str(rc));
-        return;
-    }
-    log_msg(LOG_WARN, "runner", jr->tag, "job failed: %d %s", code, msg);
+    if (job_finish(jr, "FAILED", code, msg))
+        log_msg(LOG_WARN, "runner", jr->tag, "job failed: %d %s", code,
+                msg);
 }
 
 
@@ -640,7 +645,7 @@ request_run(struct job_run *jr, const struct job_request *req)
         goto out;
     }
 
-    now = now_epoch_s();
+    now = clock_epoch_s();
     snprintf(sp.account, sizeof sp.account, "%s", jr->job.account);
     snprintf(sp.domain_id, sizeof sp.domain_id, "%s", jr->job.domain_id);
     snprintf(sp.id, sizeof sp.id, "id#%s", rid);
@@ -708,7 +713,7 @@ heartbeat(struct job_run *jr, int percent)
     int rc;
 
     rc = store_job_heartbeat(o->store, jr->job.id, jr->owner,
-                             now_epoch_s(), o->lease_s, percent);
+                             clock_epoch_s(), o->lease_s, percent);
     if (rc == ERR_EXPIRED) {
         jr->lease_lost = true;
         log_msg(LOG_WARN, "runner", jr->tag, "lease lost: another runner "
@@ -771,19 +776,8 @@ job_complete(struct job_run *jr)
     }
 
     status = jr->n_errors == 0 ? "COMPLETED" : "COMPLETED_WITH_ERRORS";
-    rc = store_job_finish(o->store, jr->job.id, jr->owner, status,
-                          now_epoch_s(), 0, NULL);
-    if (rc == ERR_EXPIRED) {
-        log_msg(LOG_WARN, "runner", jr->tag, "lease lost at the end: "
-                "another runner holds the job now");
+    if (!job_finish(jr, status, 0, NULL))
         return;
-    }
-    if (rc != 0) {
-        log_msg(LOG_ERROR, "runner", jr->tag, "store_job_finish failed: "
-                "%s; the job runs again when its lease runs out",
-                err_str(rc));
-        return;
-    }
     log_msg(LOG_INFO, "runner", jr->tag, "job finished: %s, %zu "
             "requests, %zu enrolled or skipped, %zu errors", status,
             jr->manifest->n_requests, jr->n_enrolled, jr->n_errors);
@@ -977,7 +971,7 @@ worker_main(void *arg)
         seen = r->notifications;
         pthread_mutex_unlock(&r->lock);
 
-        rc = store_job_claim(r->opts.store, w->owner, now_epoch_s(),
+        rc = store_job_claim(r->opts.store, w->owner, clock_epoch_s(),
                              r->opts.lease_s, &job);
         if (rc == 0) {
             job_run(r, w->owner, &job);

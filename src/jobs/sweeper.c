@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -31,16 +32,6 @@ struct sweeper {
 };
 
 
-static double
-now_epoch_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-
 typedef int (*purge_fn)(struct store *s, double before, int limit,
                         size_t *n_erased);
 
@@ -50,7 +41,7 @@ static void
 sweep_kind(struct sweeper *sw, purge_fn purge, int batch, int64_t age_s,
            const char *what)
 {
-    double before = now_epoch_s() - (double)age_s;
+    double before = clock_epoch_s() - (double)age_s;
     size_t total = 0;
     size_t erased = 0;
     int rc = 0;
