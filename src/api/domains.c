@@ -319,7 +319,7 @@ domains_list(struct api_ctx *ctx, json_t *in, json_t **out,
     if (rc == 0)
         rc = api__reply_text(ctx, &w, err);
     else
-        free(w.p);
+        json_text_discard(&w);
 
     store_domains_free(domains, n);
     return rc;

@@ -277,7 +277,7 @@ jobs_describe(struct api_ctx *ctx, json_t *in, json_t **out,
 /* Writes each job of a listing as a JobSummary, as the store reads it. */
 struct summary_writer {
     struct json_text *w;        /* inside the JobSummaries array */
-    size_t start;               /* the text's length at the array's start */
+    struct json_text_place start;   /* the array's start */
     size_t n;
     int64_t last_seq;
 };
@@ -290,8 +290,7 @@ summary_visit(void *arg, const struct store_job *j)
 
     if (j == NULL) {
         /* The store starts (over): drop what an earlier try wrote. */
-        sw->w->len = sw->start;
-        sw->w->has_item[sw->w->depth] = false;
+        json_text_rewind(sw->w, sw->start);
         sw->n = 0;
         return 0;
     }
@@ -312,7 +311,7 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     const char *status = api__str(in, "JobStatus");
     int64_t limit = api__int(in, "MaxResults", LIST_JOBS_DEFAULT_MAX);
     struct json_text w = JSON_TEXT_INIT;
-    struct summary_writer sw = { &w, 0, 0, 0 };
+    struct summary_writer sw = { &w, { 0, 0, false }, 0, 0 };
     char filters[64];
     int64_t before = 0;
     bool more = false;
@@ -328,12 +327,12 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     json_text_open(&w, '{');
     json_text_key(&w, "JobSummaries");
     json_text_open(&w, '[');
-    sw.start = w.len;
+    sw.start = json_text_here(&w);
     rc = store_job_list_each(ctx->env->store, ctx->account, domain_id,
                              status, before, (int)limit, summary_visit, &sw,
                              &more);
     if (rc != 0) {
-        free(w.p);
+        json_text_discard(&w);
         if (rc == ERR_NOMEM)
             return api__fail(err, "InternalServerException",
                              "out of memory");
@@ -344,7 +343,7 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
     if (more && sw.n > 0
         && api__page_next_text(ctx, &w, domain_id, filters, sw.last_seq,
                                err) != 0) {
-        free(w.p);
+        json_text_discard(&w);
         return -1;
     }
     json_text_close(&w, '}');

@@ -241,8 +241,7 @@ json_text_finish(struct json_text *t, char **out, size_t *out_len)
         rc = t->err;
     }
     if (rc != 0) {
-        free(t->p);
-        *t = (struct json_text)JSON_TEXT_INIT;
+        json_text_discard(t);
         return rc;
     }
     t->p[t->len] = '\0';
@@ -250,6 +249,38 @@ json_text_finish(struct json_text *t, char **out, size_t *out_len)
     *out_len = t->len;
     *t = (struct json_text)JSON_TEXT_INIT;
     return 0;
+}
+
+
+struct json_text_place
+json_text_here(const struct json_text *t)
+{
+    struct json_text_place place = { t->len, t->depth,
+                                     t->has_item[t->depth] };
+
+    return place;
+}
+
+
+void
+json_text_rewind(struct json_text *t, struct json_text_place place)
+{
+    if (t->err != 0 || place.len > t->len || place.depth > t->depth) {
+        t->err = ERR_INVAL;
+        return;
+    }
+    t->len = place.len;
+    t->depth = place.depth;
+    t->has_item[t->depth] = place.has_item;
+    t->after_key = false;
+}
+
+
+void
+json_text_discard(struct json_text *t)
+{
+    free(t->p);
+    *t = (struct json_text)JSON_TEXT_INIT;
 }
 
 

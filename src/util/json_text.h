@@ -70,6 +70,22 @@ void json_text_time(struct json_text *t, double epoch_s);
 /* A jansson value, written as json_text_dump() would. */
 void json_text_value(struct json_text *t, const json_t *v);
 
+/* A place in the text to come back to, from json_text_here(). */
+struct json_text_place {
+    size_t len;
+    int depth;
+    bool has_item;
+};
+
+/* Where the text is now: between values, not after a key. */
+struct json_text_place json_text_here(const struct json_text *t);
+
+/* Drops everything written after 'place', as if it never was. */
+void json_text_rewind(struct json_text *t, struct json_text_place place);
+
+/* Frees the text of a reply given up on, and resets 't'. */
+void json_text_discard(struct json_text *t);
+
 /*
  * Ends the text: sets *out to it (NUL-terminated, the caller frees it) and
  * *out_len to its length, and resets 't'. Returns 0; or the first failure

@@ -126,6 +126,34 @@ test_writer_places_commas_and_nests(void **state)
 }
 
 
+/* Rewinding drops what came after the place, commas included. */
+static void
+test_writer_rewinds_to_a_place(void **state)
+{
+    struct json_text w = JSON_TEXT_INIT;
+    struct json_text_place empty;
+    struct json_text_place one;
+
+    json_text_open(&w, '[');
+    json_text_int(&w, 1);
+    one = json_text_here(&w);
+    json_text_int(&w, 2);
+    json_text_open(&w, '{');
+    json_text_rewind(&w, one);
+    json_text_int(&w, 4);
+    json_text_close(&w, ']');
+    assert_written(&w, "[1,4]");
+
+    json_text_open(&w, '[');
+    empty = json_text_here(&w);
+    json_text_int(&w, 1);
+    json_text_rewind(&w, empty);
+    json_text_int(&w, 5);
+    json_text_close(&w, ']');
+    assert_written(&w, "[5]");
+}
+
+
 /* Brackets left open, or closed too often, are errors, and the text is
  * freed; the writer is ready for reuse. */
 static void
@@ -228,6 +256,7 @@ main(void)
         cmocka_unit_test(test_other_reals_round_trip),
         cmocka_unit_test(test_writer_places_commas_and_nests),
         cmocka_unit_test(test_writer_refuses_unbalanced_text),
+        cmocka_unit_test(test_writer_rewinds_to_a_place),
         cmocka_unit_test(test_nested_arrays_and_empty_containers),
         cmocka_unit_test(test_output_parses_back_to_an_equal_tree),
         cmocka_unit_test(test_deep_nesting_is_refused_and_output_untouched),
