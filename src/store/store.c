@@ -435,17 +435,17 @@ job_copy_visit(void *arg, const struct store_job *j)
         c->cap = cap;
     }
 
-    copy = &c->items[c->n];
+    /* Counted before the strings are copied, so that a failed copy is
+     * freed with the rest. */
+    copy = &c->items[c->n++];
     *copy = *j;
-    copy->name = NULL;
-    copy->status = NULL;
-    copy->failure_message = NULL;
+    copy->name = j->name ? store__strdup(j->name) : NULL;
+    copy->status = store__strdup(j->status);
+    copy->failure_message = j->failure_message
+                                ? store__strdup(j->failure_message) : NULL;
     copy->request_json = NULL;
-    c->n++;
-    if ((j->name && !(copy->name = store__strdup(j->name)))
-        || !(copy->status = store__strdup(j->status))
-        || (j->failure_message
-            && !(copy->failure_message = store__strdup(j->failure_message))))
+    if ((j->name && copy->name == NULL) || copy->status == NULL
+        || (j->failure_message && copy->failure_message == NULL))
         return ERR_NOMEM;
     return 0;
 }
