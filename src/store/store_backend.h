@@ -17,13 +17,22 @@
 #ifndef TIMBRE_STORE_STORE_BACKEND_H
 #define TIMBRE_STORE_STORE_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
 struct store_ops {
     void (*close)(struct store *s);
     int (*schema_version)(struct store *s);
+    /*
+     * May be NULL. Sets *version to a number that changes whenever any
+     * process that shares the data may have changed it, and returns true;
+     * returns false when it cannot tell at the moment (a write is under
+     * way). Must be cheap: it is asked before every cached read.
+     */
+    bool (*data_version)(struct store *s, uint64_t *version);
     int (*domain_create)(struct store *s, const struct store_domain *d,
                          const struct store_tag *tags, size_t n_tags,
                          const char *client_token, const char *request_hash,

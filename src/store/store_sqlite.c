@@ -47,6 +47,12 @@
  * recorded outcome and changes nothing. The speaker quota counts every
  * speaker row of the domain, opted-out ones included, as Voice ID does.
  *
+ * Change count. Every write transaction, migrations included, is counted
+ * in the file beside the database that store/changes.h describes, before
+ * it asks for the write lock and after it ends; data_version reports the
+ * count, which lets the front of the store (store.c) keep answers that no
+ * write of any process sharing the file can have changed.
+ *
  * Errors are translated to ERR_* where SQLite returns them (sqlite_error):
  * busy and locked become ERR_BUSY, constraint violations ERR_EXISTS, out of
  * memory ERR_NOMEM, anything else ERR_IO, which is also logged with
@@ -63,6 +69,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/changes.h"
 #include "store/store.h"
 #include "store/store_backend.h"
 #include "util/err.h"
@@ -600,6 +607,7 @@ struct sqlite_store {
 
     pthread_mutex_t write_mu;           /* owns 'writer' */
     struct conn *writer;
+    struct changes *changes;            /* counts every write transaction */
 
     pthread_mutex_t pool_mu;            /* guards the three below */
     pthread_cond_t pool_cv;             /* a reader was returned */
@@ -1268,7 +1276,9 @@ write_run(struct sqlite_store *ss, int (*body)(struct conn *c, void *arg),
     int rc;
 
     pthread_mutex_lock(&ss->write_mu);
+    changes_begin(ss->changes);
     rc = txn_run(ss->writer, TXN_WRITE, body, arg);
+    changes_end(ss->changes);
     pthread_mutex_unlock(&ss->write_mu);
     return rc;
 }
@@ -1404,13 +1414,15 @@ out:
 
 
 static int
-migrate(struct conn *c, int *version)
+migrate(struct conn *c, struct changes *changes, int *version)
 {
     bool applied;
     int rc;
 
     do {
+        changes_begin(changes);
         rc = migrate_step(c, version, &applied);
+        changes_end(changes);
         if (rc == 0 && applied) {
             log_msg(LOG_INFO, "store", NULL, "applied migration %d (%s)",
                     *version, migrations[*version - 1].name);
@@ -1439,6 +1451,7 @@ sqlite_close(struct store *s)
         conn_close(c);
     }
     conn_close(ss->writer);
+    changes_close(ss->changes);
     pthread_cond_destroy(&ss->pool_cv);
     pthread_mutex_destroy(&ss->pool_mu);
     pthread_mutex_destroy(&ss->write_mu);
@@ -1486,7 +1499,9 @@ store__sqlite_open(const char *path, struct store **out)
         }
     }
     if (rc == 0)
-        rc = migrate(ss->writer, &ss->schema_version);
+        rc = changes_open(ss->path, &ss->changes);
+    if (rc == 0)
+        rc = migrate(ss->writer, ss->changes, &ss->schema_version);
     if (rc != 0) {
         sqlite_close(&ss->base);
         return rc;
@@ -1508,6 +1523,13 @@ static int
 sqlite_schema_version(struct store *s)
 {
     return store_of(s)->schema_version;
+}
+
+
+static bool
+sqlite_data_version(struct store *s, uint64_t *version)
+{
+    return changes_version(store_of(s)->changes, version);
 }
 
 
@@ -3205,6 +3227,7 @@ sqlite_enroll_apply(struct store *s, const char *job_id,
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
     .schema_version = sqlite_schema_version,
+    .data_version = sqlite_data_version,
     .domain_create = sqlite_domain_create,
     .domain_get = sqlite_domain_get,
     .domain_update = sqlite_domain_update,
