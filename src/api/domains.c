@@ -285,14 +285,33 @@ domains_describe(struct api_ctx *ctx, json_t *in, json_t **out,
 }
 
 
+struct summaries {
+    const struct api_ctx *ctx;
+    struct json_text *w;
+    size_t n;
+    int64_t last_seq;                   /* of the last summary written */
+};
+
+
+static int
+summary_visit(void *arg, const struct store_domain *d)
+{
+    struct summaries *sum = arg;
+
+    domain_text(sum->ctx, sum->w, d);
+    sum->n++;
+    sum->last_seq = d->seq;
+    return 0;
+}
+
+
 int
 domains_list(struct api_ctx *ctx, json_t *in, json_t **out,
              struct api_error *err)
 {
     int64_t limit = api__int(in, "MaxResults", LIST_DOMAINS_DEFAULT_MAX);
     struct json_text w = JSON_TEXT_INIT;
-    struct store_domain *domains = NULL;
-    size_t n = 0;
+    struct summaries sum = { ctx, &w, 0, 0 };
     bool more = false;
     int64_t after = 0;
     int rc;
@@ -301,27 +320,24 @@ domains_list(struct api_ctx *ctx, json_t *in, json_t **out,
     if (api__page_start(ctx, in, "", "", &after, err) != 0)
         return -1;
 
-    rc = store_domain_list(ctx->env->store, ctx->account, after, (int)limit,
-                           &domains, &n, &more);
-    if (rc != 0)
-        return api__store_failed(err, rc);
-
+    /* The summaries are written straight from the store's records. */
     json_text_open(&w, '{');
     json_text_key(&w, "DomainSummaries");
     json_text_open(&w, '[');
-    for (size_t i = 0; i < n; i++)
-        domain_text(ctx, &w, &domains[i]);
+    rc = store_domain_list_each(ctx->env->store, ctx->account, after,
+                                (int)limit, summary_visit, &sum, &more);
+    if (rc != 0) {
+        json_text_discard(&w);
+        return api__store_failed(err, rc);
+    }
     json_text_close(&w, ']');
-    rc = 0;
-    if (more && n > 0)
-        rc = api__page_next_text(ctx, &w, "", "", domains[n - 1].seq, err);
+    if (more && sum.n > 0)
+        rc = api__page_next_text(ctx, &w, "", "", sum.last_seq, err);
     json_text_close(&w, '}');
     if (rc == 0)
         rc = api__reply_text(ctx, &w, err);
     else
         json_text_discard(&w);
-
-    store_domains_free(domains, n);
     return rc;
 }
 

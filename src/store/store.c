@@ -13,7 +13,12 @@
  * Anything else (existence, quotas, idempotency, who holds a lease) is the
  * backend's business because it needs the data.
  *
- * The record free helpers and the test hooks (store__fail_next,
+ * Domains are read through a cache (store/domain_cache.h) when the backend
+ * can tell cheaply that nothing changed since (its data_version): a
+ * DescribeDomain or ListDomains then costs no database read while nobody
+ * writes. Writes always go to the backend.
+ *
+ * The record helpers and the test hooks (store__fail_next,
  * store__fail_alloc_next) live here too, since they belong to no backend.
  */
 #include "store/store.h"
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "store/domain_cache.h"
 #include "store/store_backend.h"
 #include "util/err.h"
 
@@ -44,6 +50,35 @@ store_domain_clear(struct store_domain *d)
     free(d->sse_update_status);
     free(d->sse_update_message);
     memset(d, 0, sizeof(*d));
+}
+
+
+/* With the allocation hooks, so that tests can fail each copy. */
+int
+store_domain_copy(const struct store_domain *from, struct store_domain *to)
+{
+    struct store_domain d = *from;
+    const char *const src[] = {
+        from->name, from->description, from->status, from->kms_key_id,
+        from->sse_old_kms_key_id, from->sse_update_status,
+        from->sse_update_message,
+    };
+    char **const dst[] = {
+        &d.name, &d.description, &d.status, &d.kms_key_id,
+        &d.sse_old_kms_key_id, &d.sse_update_status, &d.sse_update_message,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+        *dst[i] = NULL;
+    for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+        if (src[i] != NULL && (*dst[i] = store__strdup(src[i])) == NULL) {
+            store_domain_clear(&d);
+            return ERR_NOMEM;
+        }
+    }
+    *to = d;
+    return 0;
 }
 
 
@@ -135,17 +170,10 @@ scheme_len(const char *url)
 }
 
 
-/*
- * A relative path that contains a colon before its first slash would read
- * as a scheme; such paths must be written "./name:x.db" or "sqlite:name:x".
- */
-int
-store_open(const char *url, struct store **out)
+static int
+backend_open(const char *url, struct store **out)
 {
     size_t n;
-
-    if (url == NULL || out == NULL)
-        return ERR_INVAL;
 
     n = scheme_len(url);
     if (n == 0)
@@ -164,11 +192,44 @@ store_open(const char *url, struct store **out)
 }
 
 
+/*
+ * A relative path that contains a colon before its first slash would read
+ * as a scheme; such paths must be written "./name:x.db" or "sqlite:name:x".
+ */
+int
+store_open(const char *url, struct store **out)
+{
+    struct store *s;
+    int rc;
+
+    if (url == NULL || out == NULL)
+        return ERR_INVAL;
+
+    rc = backend_open(url, &s);
+    if (rc != 0)
+        return rc;
+
+    /* Domains are cached only where the backend can say cheaply that
+     * nothing has changed. */
+    s->domains = NULL;
+    if (s->ops->data_version != NULL) {
+        rc = domain_cache_new(&s->domains);
+        if (rc != 0) {
+            s->ops->close(s);
+            return rc;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+
 void
 store_close(struct store *s)
 {
     if (s == NULL)
         return;
+    domain_cache_free(s->domains);
     s->ops->close(s);
 }
 
@@ -238,12 +299,78 @@ store_domain_create(struct store *s, const struct store_domain *d,
 }
 
 
+/*
+ * Reads the account's whole list of live domains into the domain cache,
+ * tagged 'version', which the caller read just before. Returns 0 when the
+ * cache now holds it (or knows the account has too many to keep), or the
+ * read's error.
+ *
+ * The tag is safe even if a write starts during the read: 'version' said
+ * that every earlier write had ended, so the read sees all of them, and
+ * any later write moves the version on before it commits, so the list is
+ * never asked for again at 'version' once it may be out of date.
+ */
+static int
+domains_fill(struct store *s, const char *account, uint64_t version)
+{
+    struct store_domain *domains = NULL;
+    size_t n = 0;
+    bool more = false;
+    int rc;
+
+    rc = s->ops->domain_list(s, account, 0, DOMAIN_CACHE_MAX_DOMAINS,
+                             &domains, &n, &more);
+    if (rc != 0)
+        return rc;
+
+    if (more) {
+        store_domains_free(domains, n);
+        domains = NULL;
+        n = 0;
+    }
+    domain_cache_put(s->domains, version, account, domains, n, more);
+    return 0;
+}
+
+
+/* True, with the current data version, when the domain cache may answer
+ * now: the backend has one and no write is under way. */
+static bool
+domains_cacheable(struct store *s, uint64_t *version)
+{
+    return s->domains != NULL && s->ops->data_version(s, version);
+}
+
+
+/* Whether a cache lookup's result is the answer, rather than a sign to
+ * ask the backend. */
+static bool
+cache_answered(int rc)
+{
+    return rc != DOMAIN_CACHE_MISS && rc != DOMAIN_CACHE_TOO_MANY;
+}
+
+
 int
 store_domain_get(struct store *s, const char *account, const char *id,
                  struct store_domain *out)
 {
+    uint64_t version;
+    int rc;
+
     if (s == NULL || !account_ok(account) || id == NULL || out == NULL)
         return ERR_INVAL;
+
+    if (domains_cacheable(s, &version)) {
+        rc = domain_cache_get(s->domains, version, account, id, out);
+        if (rc == DOMAIN_CACHE_MISS) {
+            rc = domains_fill(s, account, version);
+            if (rc == 0)
+                rc = domain_cache_get(s->domains, version, account, id, out);
+        }
+        if (cache_answered(rc))
+            return rc;
+    }
     return s->ops->domain_get(s, account, id, out);
 }
 
@@ -275,17 +402,108 @@ store_domain_delete(struct store *s, const char *account, const char *id,
 }
 
 
+/* store_domain_list_each from the domain cache, when it can answer. */
+static int
+domain_list_cached(struct store *s, const char *account, int64_t after_seq,
+                   int limit, store_domain_visit_fn visit, void *arg,
+                   bool *more)
+{
+    uint64_t version;
+    int rc;
+
+    if (!domains_cacheable(s, &version))
+        return DOMAIN_CACHE_MISS;
+    rc = domain_cache_page(s->domains, version, account, after_seq, limit,
+                           visit, arg, more);
+    if (rc == DOMAIN_CACHE_MISS) {
+        rc = domains_fill(s, account, version);
+        if (rc == 0) {
+            rc = domain_cache_page(s->domains, version, account, after_seq,
+                                   limit, visit, arg, more);
+        }
+    }
+    return rc;
+}
+
+
+struct domain_copies {
+    struct store_domain *items;         /* room for a whole page */
+    size_t n;
+};
+
+
+static int
+domain_copy_visit(void *arg, const struct store_domain *d)
+{
+    struct domain_copies *c = arg;
+    int rc;
+
+    rc = store_domain_copy(d, &c->items[c->n]);
+    if (rc == 0)
+        c->n++;
+    return rc;
+}
+
+
 int
 store_domain_list(struct store *s, const char *account,
                   int64_t after_seq, int limit,
                   struct store_domain **out, size_t *n_out, bool *more)
 {
+    struct domain_copies c = { NULL, 0 };
+    size_t room;
+    int rc;
+
     if (s == NULL || !account_ok(account) || limit < 1)
         return ERR_INVAL;
     if (out == NULL || n_out == NULL || more == NULL)
         return ERR_INVAL;
+
+    /* A cached page is never longer than the list the cache keeps. */
+    room = limit < DOMAIN_CACHE_MAX_DOMAINS ? (size_t)limit
+                                            : DOMAIN_CACHE_MAX_DOMAINS;
+    c.items = store__malloc(sizeof(*c.items) * room);
+    if (c.items == NULL)
+        return ERR_NOMEM;
+    rc = domain_list_cached(s, account, after_seq, limit, domain_copy_visit,
+                            &c, more);
+    if (rc == 0) {
+        *out = c.items;
+        *n_out = c.n;
+        return 0;
+    }
+    store_domains_free(c.items, c.n);
+    if (cache_answered(rc))
+        return rc;
     return s->ops->domain_list(s, account, after_seq, limit, out, n_out,
                                more);
+}
+
+
+int
+store_domain_list_each(struct store *s, const char *account,
+                       int64_t after_seq, int limit,
+                       store_domain_visit_fn visit, void *arg, bool *more)
+{
+    struct store_domain *domains = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (s == NULL || !account_ok(account) || limit < 1 || visit == NULL)
+        return ERR_INVAL;
+    if (more == NULL)
+        return ERR_INVAL;
+
+    rc = domain_list_cached(s, account, after_seq, limit, visit, arg, more);
+    if (cache_answered(rc))
+        return rc;
+
+    rc = s->ops->domain_list(s, account, after_seq, limit, &domains, &n,
+                             more);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = visit(arg, &domains[i]);
+    store_domains_free(domains, n);
+    return rc;
 }
 
 

@@ -113,6 +113,11 @@ struct store_tag {
 /* Releases the strings a record owns and zeroes it; NULL is fine. */
 void store_domain_clear(struct store_domain *d);
 
+/* Copies 'from' into *to, which then owns its own strings
+ * (store_domain_clear). ERR_NOMEM leaves *to untouched. */
+int store_domain_copy(const struct store_domain *from,
+                      struct store_domain *to);
+
 /* Releases what a job record owns and zeroes it; NULL is fine. */
 void store_job_clear(struct store_job *j);
 /* Clears and frees an array of n jobs; NULL is fine. */
@@ -197,6 +202,21 @@ int store_domain_delete(struct store *s, const char *account, const char *id,
 int store_domain_list(struct store *s, const char *account,
                       int64_t after_seq, int limit,
                       struct store_domain **out, size_t *n_out, bool *more);
+
+/* Called with each domain of a page in turn; the domain is lent for the
+ * call only. A non-zero return stops the listing and is passed on. */
+typedef int (*store_domain_visit_fn)(void *arg, const struct store_domain *d);
+
+/*
+ * The same listing as store_domain_list, handed domain by domain to
+ * 'visit' instead of copied, for replies written straight from the
+ * records. Unlike the jobs' listing it never starts over. *more says
+ * whether further domains follow.
+ */
+int store_domain_list_each(struct store *s, const char *account,
+                           int64_t after_seq, int limit,
+                           store_domain_visit_fn visit, void *arg,
+                           bool *more);
 
 /*
  * Adds or replaces tags on a live domain in one transaction. ERR_QUOTA if

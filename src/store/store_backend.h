@@ -108,6 +108,7 @@ struct store_ops {
 /* The common head of every backend's handle. */
 struct store {
     const struct store_ops *ops;
+    struct domain_cache *domains;   /* set by store_open; see store.c */
 };
 
 /*

@@ -484,3 +484,55 @@ def test_credentials_file_disables_the_test_key(server_factory,
                        server.client().list_domains, status=403)
 
     assert err["Error"]["Message"]
+
+
+# Servers sharing one database ----------------------------------------------
+
+
+def test_servers_on_one_database_see_each_others_changes_at_once(
+        server_factory):
+    """Each server keeps recently read domains in memory; a change made
+    through another server on the same data folder must still show on the
+    very next request, for every kind of change."""
+    first = server_factory(*MANY)
+    second = server_factory(*MANY, data_dir=first.data_dir)
+    writer, reader = first.client(), second.client()
+
+    def seen():
+        listed = list_all_domains(reader)
+        return {d["DomainId"]: d for d in listed}
+
+    kept = create_domain(writer, Description="kept")
+    assert list(seen()) == [kept["DomainId"]]
+    for _ in range(3):          # read repeatedly: now from memory
+        assert reader.describe_domain(DomainId=kept["DomainId"])[
+            "Domain"]["Description"] == "kept"
+
+    added = create_domain(writer, Description="added")
+    assert list(seen()) == [kept["DomainId"], added["DomainId"]]
+    assert reader.describe_domain(DomainId=added["DomainId"])[
+        "Domain"]["Description"] == "added"
+
+    writer.update_domain(DomainId=kept["DomainId"], Name="renamed",
+                         Description="changed",
+                         ServerSideEncryptionConfiguration={
+                             "KmsKeyId": "another-key"})
+    described = reader.describe_domain(DomainId=kept["DomainId"])["Domain"]
+    assert described["Name"] == "renamed"
+    assert described["Description"] == "changed"
+    assert described["ServerSideEncryptionConfiguration"] == {
+        "KmsKeyId": "another-key"}
+    assert described["ServerSideEncryptionUpdateDetails"][
+        "OldKmsKeyId"] == "timbre-key-1"
+    assert seen()[kept["DomainId"]]["Name"] == "renamed"
+
+    writer.delete_domain(DomainId=added["DomainId"])
+    expect_error("ResourceNotFoundException", reader.describe_domain,
+                 DomainId=added["DomainId"])
+    assert list(seen()) == [kept["DomainId"]]
+
+    # And the other way round.
+    reader.delete_domain(DomainId=kept["DomainId"])
+    expect_error("ResourceNotFoundException", writer.describe_domain,
+                 DomainId=kept["DomainId"])
+    assert list_all_domains(writer) == []
