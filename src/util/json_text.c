@@ -13,13 +13,15 @@
 
 #define MAX_DEPTH 64
 
+/* Makes room for 'more' bytes and the final NUL; sets b->err when it
+ * cannot. */
 static void
-reserve(struct json_text *b, size_t more)
+grow(struct json_text *b, size_t more)
 {
     size_t cap;
     char *grown;
 
-    if (b->err != 0 || b->len + more + 1 <= b->cap)
+    if (b->err != 0)
         return;
     cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more + 1)
@@ -34,11 +36,21 @@ reserve(struct json_text *b, size_t more)
 }
 
 
+/* True when 'more' bytes fit; inline, since every byte written asks,
+ * and it rarely has to grow. */
+static inline bool
+reserve(struct json_text *b, size_t more)
+{
+    if (b->len + more + 1 > b->cap)
+        grow(b, more);
+    return b->err == 0;
+}
+
+
 static void
 put(struct json_text *b, const char *s, size_t n)
 {
-    reserve(b, n);
-    if (b->err != 0)
+    if (!reserve(b, n))
         return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -48,7 +60,9 @@ put(struct json_text *b, const char *s, size_t n)
 static void
 put_char(struct json_text *b, char c)
 {
-    put(b, &c, 1);
+    if (!reserve(b, 1))
+        return;
+    b->p[b->len++] = c;
 }
 
 
