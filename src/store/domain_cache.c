@@ -27,15 +27,26 @@ int
 domain_cache_new(struct domain_cache **out)
 {
     struct domain_cache *c = calloc(1, sizeof(*c));
+    pthread_rwlockattr_t attr;
+    int rc = ERR_NOMEM;
 
-    if (c == NULL)
-        return ERR_NOMEM;
-    if (pthread_rwlock_init(&c->lock, NULL) != 0) {
+    if (c == NULL || pthread_rwlockattr_init(&attr) != 0) {
         free(c);
         return ERR_NOMEM;
     }
-    *out = c;
-    return 0;
+
+    /* Readers come back-to-back under load; a list waiting to be put
+     * must not wait behind them for ever. */
+    pthread_rwlockattr_setkind_np(&attr,
+        PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    if (pthread_rwlock_init(&c->lock, &attr) == 0) {
+        *out = c;
+        c = NULL;
+        rc = 0;
+    }
+    pthread_rwlockattr_destroy(&attr);
+    free(c);
+    return rc;
 }
 
 

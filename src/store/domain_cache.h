@@ -17,7 +17,8 @@
  *
  * All functions are safe to call from several threads at once: lookups
  * share a read lock, which 'visit' runs under; putting a list takes the
- * write lock.
+ * write lock, and a waiting writer holds back new readers. So 'visit'
+ * must not call into the store again.
  */
 #ifndef TIMBRE_STORE_DOMAIN_CACHE_H
 #define TIMBRE_STORE_DOMAIN_CACHE_H

@@ -211,7 +211,8 @@ typedef int (*store_domain_visit_fn)(void *arg, const struct store_domain *d);
  * The same listing as store_domain_list, handed domain by domain to
  * 'visit' instead of copied, for replies written straight from the
  * records. Unlike the jobs' listing it never starts over. *more says
- * whether further domains follow.
+ * whether further domains follow. 'visit' may run under a lock of the
+ * store's and must not call the store.
  */
 int store_domain_list_each(struct store *s, const char *account,
                            int64_t after_seq, int limit,
