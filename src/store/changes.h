@@ -19,6 +19,13 @@
  * caches; the first process to open the file when nobody else has it open
  * evens the counters again.
  *
+ * TODO: until then every server sharing the file reads the database for
+ * every domain request, correct but slower, and nothing says why. A
+ * server could notice that the count has stayed uneven for longer than
+ * any transaction lasts and log it once, or each process could count its
+ * own transactions in a slot of the file so that a dead one's could be
+ * written off without a restart.
+ *
  * Only writers that go through this module are counted: a program that
  * changes the database file by other means (the sqlite3 shell, say) while
  * Timbre servers have it open leaves their caches stale.
