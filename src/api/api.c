@@ -442,18 +442,25 @@ api__page_next(struct api_ctx *ctx, json_t *out, const char *parent_id,
 
 
 int
-api__page_next_text(struct api_ctx *ctx, struct json_text *w,
-                    const char *parent_id, const char *filters,
-                    int64_t last_seq, struct api_error *err)
+api__list_reply_text(struct api_ctx *ctx, struct json_text *w,
+                     bool has_next, const char *parent_id,
+                     const char *filters, int64_t last_seq,
+                     struct api_error *err)
 {
     char *token = NULL;
 
-    if (page_token(ctx, parent_id, filters, last_seq, &token, err) != 0)
-        return -1;
-    json_text_key(w, "NextToken");
-    json_text_string(w, token);
-    free(token);
-    return 0;
+    json_text_close(w, ']');
+    if (has_next) {
+        if (page_token(ctx, parent_id, filters, last_seq, &token,
+                       err) != 0) {
+            json_text_discard(w);
+            return -1;
+        }
+        json_text_member(w, "NextToken", token);
+        free(token);
+    }
+    json_text_close(w, '}');
+    return api__reply_text(ctx, w, err);
 }
 
 

@@ -14,6 +14,8 @@
 #ifndef TIMBRE_API_INTERNAL_H
 #define TIMBRE_API_INTERNAL_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "api/api.h"
@@ -81,10 +83,17 @@ int api__page_next(struct api_ctx *ctx, json_t *out, const char *parent_id,
                    const char *filters, int64_t last_seq,
                    struct api_error *err);
 
-/* The same, written as the next member of the object 'w' is in. */
-int api__page_next_text(struct api_ctx *ctx, struct json_text *w,
-                        const char *parent_id, const char *filters,
-                        int64_t last_seq, struct api_error *err);
+/*
+ * Ends a list reply written with json_text.h, which 'w' is inside the
+ * array of: closes the array, adds the NextToken of a page that ended at
+ * 'last_seq' when 'has_next', closes the reply's object and makes it the
+ * call's reply (api__reply_text). Returns 0, or -1 with 'err' filled and
+ * 'w' discarded.
+ */
+int api__list_reply_text(struct api_ctx *ctx, struct json_text *w,
+                         bool has_next, const char *parent_id,
+                         const char *filters, int64_t last_seq,
+                         struct api_error *err);
 
 /* Ends 'w' (json_text.h) as the call's reply. Returns 0, or -1 with an
  * InternalServerException in 'err'. */

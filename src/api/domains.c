@@ -23,17 +23,6 @@
 #define LIST_DOMAINS_DEFAULT_MAX 10
 
 
-/* Writes a string member; nothing for NULL, as the shape leaves it out. */
-static void
-member_str(struct json_text *w, const char *key, const char *value)
-{
-    if (value == NULL)
-        return;
-    json_text_key(w, key);
-    json_text_string(w, value);
-}
-
-
 /* Appends 's' at *at in 'buf' of 'cap' bytes, cutting it to fit. */
 static void
 append(char *buf, size_t cap, size_t *at, const char *s)
@@ -76,25 +65,25 @@ domain_text(const struct api_ctx *ctx, struct json_text *w,
 
     domain_arn(arn, sizeof(arn), ctx->region, d);
     json_text_open(w, '{');
-    member_str(w, "Arn", arn);
+    json_text_member(w, "Arn", arn);
     json_text_key(w, "CreatedAt");
     json_text_time(w, d->created_at);
-    member_str(w, "Description", d->description);
-    member_str(w, "DomainId", d->id);
-    member_str(w, "DomainStatus", d->status);
-    member_str(w, "Name", d->name);
+    json_text_member(w, "Description", d->description);
+    json_text_member(w, "DomainId", d->id);
+    json_text_member(w, "DomainStatus", d->status);
+    json_text_member(w, "Name", d->name);
     json_text_key(w, "ServerSideEncryptionConfiguration");
     json_text_open(w, '{');
-    member_str(w, "KmsKeyId", d->kms_key_id);
+    json_text_member(w, "KmsKeyId", d->kms_key_id);
     json_text_close(w, '}');
 
     /* The update details exist only once the key has been changed. */
     if (d->sse_update_status) {
         json_text_key(w, "ServerSideEncryptionUpdateDetails");
         json_text_open(w, '{');
-        member_str(w, "OldKmsKeyId", d->sse_old_kms_key_id);
-        member_str(w, "UpdateStatus", d->sse_update_status);
-        member_str(w, "Message", d->sse_update_message);
+        json_text_member(w, "OldKmsKeyId", d->sse_old_kms_key_id);
+        json_text_member(w, "UpdateStatus", d->sse_update_status);
+        json_text_member(w, "Message", d->sse_update_message);
         json_text_close(w, '}');
     }
 
@@ -102,7 +91,7 @@ domain_text(const struct api_ctx *ctx, struct json_text *w,
     json_text_time(w, d->updated_at);
     json_text_key(w, "WatchlistDetails");
     json_text_open(w, '{');
-    member_str(w, "DefaultWatchlistId", d->default_watchlist_id);
+    json_text_member(w, "DefaultWatchlistId", d->default_watchlist_id);
     json_text_close(w, '}');
     json_text_close(w, '}');
 }
@@ -330,15 +319,8 @@ domains_list(struct api_ctx *ctx, json_t *in, json_t **out,
         json_text_discard(&w);
         return api__store_failed(err, rc);
     }
-    json_text_close(&w, ']');
-    if (more && sum.n > 0)
-        rc = api__page_next_text(ctx, &w, "", "", sum.last_seq, err);
-    json_text_close(&w, '}');
-    if (rc == 0)
-        rc = api__reply_text(ctx, &w, err);
-    else
-        json_text_discard(&w);
-    return rc;
+    return api__list_reply_text(ctx, &w, more && sum.n > 0, "", "",
+                                sum.last_seq, err);
 }
 
 

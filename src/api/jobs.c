@@ -38,8 +38,7 @@ job_status_text(struct json_text *w, const struct store_job *j)
 {
     json_text_key(w, "CreatedAt");
     json_text_time(w, j->created_at);
-    json_text_key(w, "DomainId");
-    json_text_string(w, j->domain_id);
+    json_text_member(w, "DomainId", j->domain_id);
     if (j->ended_at > 0) {
         json_text_key(w, "EndedAt");
         json_text_time(w, j->ended_at);
@@ -49,25 +48,17 @@ job_status_text(struct json_text *w, const struct store_job *j)
         json_text_open(w, '{');
         json_text_key(w, "StatusCode");
         json_text_int(w, j->failure_code);
-        if (j->failure_message) {
-            json_text_key(w, "Message");
-            json_text_string(w, j->failure_message);
-        }
+        json_text_member(w, "Message", j->failure_message);
         json_text_close(w, '}');
     }
-    json_text_key(w, "JobId");
-    json_text_string(w, j->id);
-    if (j->name) {
-        json_text_key(w, "JobName");
-        json_text_string(w, j->name);
-    }
+    json_text_member(w, "JobId", j->id);
+    json_text_member(w, "JobName", j->name);
     json_text_key(w, "JobProgress");
     json_text_open(w, '{');
     json_text_key(w, "PercentComplete");
     json_text_int(w, j->percent_complete);
     json_text_close(w, '}');
-    json_text_key(w, "JobStatus");
-    json_text_string(w, j->status);
+    json_text_member(w, "JobStatus", j->status);
 }
 
 
@@ -338,14 +329,6 @@ jobs_list(struct api_ctx *ctx, json_t *in, json_t **out,
                              "out of memory");
         return job_store_failed(rc, domain_id, err);
     }
-    json_text_close(&w, ']');
-
-    if (more && sw.n > 0
-        && api__page_next_text(ctx, &w, domain_id, filters, sw.last_seq,
-                               err) != 0) {
-        json_text_discard(&w);
-        return -1;
-    }
-    json_text_close(&w, '}');
-    return api__reply_text(ctx, &w, err);
+    return api__list_reply_text(ctx, &w, more && sw.n > 0, domain_id,
+                                filters, sw.last_seq, err);
 }

@@ -279,7 +279,6 @@ out:
 }
 
 
-/* Ends the job FAILED with 'code' and the formatted message. */
 /* Records the job's end; true when it was recorded. A lost lease or a
  * store failure is logged: the job is then another runner's, or runs
  * again once its lease runs out. */
@@ -306,6 +305,7 @@ job_finish(struct job_run *jr, const char *status, int code,
 }
 
 
+/* Ends the job FAILED with 'code' and the formatted message. */
 static void
 job_fail(struct job_run *jr, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -250,10 +250,8 @@ json_text_finish(struct json_text *t, char **out, size_t *out_len)
 
     if (rc == 0 && t->depth != 0)
         rc = ERR_INVAL;
-    if (rc == 0) {
-        reserve(t, 0);
+    if (rc == 0 && !reserve(t, 0))
         rc = t->err;
-    }
     if (rc != 0) {
         json_text_discard(t);
         return rc;
@@ -370,6 +368,16 @@ json_text_string(struct json_text *t, const char *s)
 {
     begin_value(t);
     put_string(t, s, strlen(s));
+}
+
+
+void
+json_text_member(struct json_text *t, const char *key, const char *value)
+{
+    if (value == NULL)
+        return;
+    json_text_key(t, key);
+    json_text_string(t, value);
 }
 
 

@@ -62,6 +62,11 @@ void json_text_close(struct json_text *t, char bracket);
 void json_text_key(struct json_text *t, const char *key);
 
 void json_text_string(struct json_text *t, const char *s);
+
+/* A key and its string value; nothing at all when 'value' is NULL, as the
+ * service model leaves an absent member out. */
+void json_text_member(struct json_text *t, const char *key,
+                      const char *value);
 void json_text_int(struct json_text *t, long long v);
 
 /* Epoch seconds rounded to whole milliseconds, printed exactly. */
