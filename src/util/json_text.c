@@ -160,8 +160,8 @@ put_real(struct json_text *b, double v)
     /* Whole milliseconds below 2^53 print exactly and without noise. */
     if (fabs(ms) < 9007199254740992.0 && ms == floor(ms)) {
         long long whole = (long long)ms;
-        unsigned long long abs_ms = whole < 0 ? 0ULL - (unsigned long long)whole
-                                              : (unsigned long long)whole;
+        unsigned long long magnitude = (unsigned long long)whole;
+        unsigned long long abs_ms = whole < 0 ? 0ULL - magnitude : magnitude;
         unsigned frac = (unsigned)(abs_ms % 1000);
         char frac_text[4] = { (char)('0' + frac / 100),
                               (char)('0' + frac / 10 % 10),
